@@ -1,0 +1,165 @@
+"""The node-classification LightningDataModule."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import Data
+from torchmetrics import Metric
+
+from ..errors import ConfigError
+from .datasets import DatasetInfo, dataset_info, default_root, load_graph
+from .metrics import make_metric
+from .splits import per_class_split
+from .synthetic import CSBMConfig, make_csbm
+
+
+def _single(batch: list[Data]) -> Data:
+    return batch[0]
+
+
+class NodeDataModule(L.LightningDataModule):
+    """One graph for transductive node classification.
+
+    Every batch is a PyG ``Data`` with ``x``, ``edge_index``, ``y``, ``train_mask``,
+    ``val_mask``, ``test_mask`` and ``n_id`` (the global id of each node in the batch). In
+    full-batch mode the batch is the whole graph and ``n_id`` is ``arange(num_nodes)``.
+
+    Args:
+        dataset: ``synthetic`` (default; no download), ``cora``, ``citeseer``, ``pubmed``,
+            ``amazon-computers``, ``amazon-photo``, ``coauthor-cs``, ``coauthor-physics``,
+            ``ogbn-arxiv``, ``ogbn-products`` or ``ogbn-proteins``.
+        root: folder holding the datasets in PyG/OGB layout (see
+            :mod:`graphdistill.data.datasets`). Default: ``$GRAPHDISTILL_DATA``, else the
+            user cache folder. A read-only folder works: it is mirrored into the cache.
+        download: let PyG/OGB download a missing dataset. Off by default, so that a missing
+            dataset fails at once with the folder and files it expected.
+        split: ``auto`` uses the official split where the dataset ships one (Planetoid's
+            public split, OGB's), else ``random``; ``random`` draws ``train_per_class`` and
+            ``val_per_class`` nodes per class with ``split_seed``, the rest is test (Shchur
+            et al. 2018); ``public`` insists on the official split.
+        split_seed: seed of the ``random`` split.
+        normalize_features: row-normalize node features (each row sums to 1). ``None``
+            means: yes for the bag-of-words datasets (Planetoid, Amazon, Coauthor), no for
+            the synthetic and OGB datasets.
+        synthetic: parameters of the ``synthetic`` dataset.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        root: str | None = None,
+        download: bool = False,
+        split: Literal["auto", "public", "random"] = "auto",
+        split_seed: int = 0,
+        train_per_class: int = 20,
+        val_per_class: int = 30,
+        normalize_features: bool | None = None,
+        synthetic: CSBMConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.info: DatasetInfo = dataset_info(dataset)  # fails fast on an unknown name
+        if split == "public" and not self.info.has_split:
+            raise ConfigError(f"Dataset {self.info.name!r} ships no official split: use split 'random' or 'auto'.")
+        self.root = Path(root).expanduser() if root else default_root()
+        self.download = download
+        self.split = split
+        self.split_seed = split_seed
+        self.train_per_class = train_per_class
+        self.val_per_class = val_per_class
+        self.normalize_features = normalize_features
+        self.synthetic = synthetic or CSBMConfig()
+        self._num_classes: int | None = None
+
+    # ------------------------------------------------------------------ the graph
+    @cached_property
+    def data(self) -> Data:
+        """The whole graph with its split masks (loaded on first use)."""
+        if self.info.family == "synthetic":
+            data = make_csbm(self.synthetic)
+            num_classes = self.synthetic.num_classes
+        else:
+            loaded = load_graph(self.info, self.root, self.download)
+            data, num_classes = loaded.data, loaded.num_classes
+        self._num_classes = num_classes
+        if not self._uses_official():
+            data.train_mask, data.val_mask, data.test_mask = per_class_split(
+                data.y, num_classes, self.train_per_class, self.val_per_class, self.split_seed
+            )
+        normalize = self.normalize_features
+        if normalize is None:
+            normalize = self.info.family in ("planetoid", "amazon", "coauthor")
+        if normalize:
+            data.x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        data.x = data.x.float()
+        data.n_id = torch.arange(data.num_nodes)
+        return data
+
+    @property
+    def num_features(self) -> int:
+        return int(self.data.num_features)
+
+    @property
+    def num_classes(self) -> int:
+        self.data  # noqa: B018  (loads the graph, which sets the class count)
+        assert self._num_classes is not None
+        return self._num_classes
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.data.num_nodes)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.info.metric == "rocauc"
+
+    @property
+    def metric_name(self) -> str:
+        """Name of the evaluation metric (``acc``, or ``rocauc`` for ogbn-proteins)."""
+        return self.info.metric
+
+    def make_metric(self) -> Metric:
+        return make_metric(self.info.name, self.num_classes)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this graph and split; stored in checkpoints to catch a teacher
+        trained on other data."""
+        fp: dict[str, Any] = {
+            "dataset": self.info.name,
+            "num_nodes": self.num_nodes,
+            "num_features": self.num_features,
+            "num_classes": self.num_classes,
+            "split": "official" if self._uses_official()
+            else f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}",
+        }
+        if self.info.family == "synthetic":
+            fp["synthetic"] = asdict(self.synthetic)
+        return fp
+
+    def _uses_official(self) -> bool:
+        return self.split == "public" or (self.split == "auto" and self.info.has_split)
+
+    # ------------------------------------------------------------------ loaders
+    def prepare_data(self) -> None:
+        self.data  # noqa: B018  (load / process once before any worker starts)
+
+    def _full_graph_loader(self) -> DataLoader:
+        return DataLoader([self.data], batch_size=1, collate_fn=_single)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._full_graph_loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return self._full_graph_loader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self._full_graph_loader()
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._full_graph_loader()

@@ -1,0 +1,215 @@
+"""GCN, GraphSAGE, GAT, GIN, GCNII and MLP node classifiers on PyG layers.
+
+All share one forward contract (:class:`~graphdistill.models.base.ModelOutput`). The
+stacked models follow one pattern, per hidden layer ``i``::
+
+    h = act(norm_i(layer_i(x, edge_index)))
+    h = h + x            (residual, where widths match)
+    x = dropout(h)       -> hiddens[i], the input of layer i + 1
+
+starting from ``x = dropout(features)`` (:class:`~graphdistill.models.base.FeatureDropout`);
+the last layer produces the logits (no norm, no activation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GCN2Conv, GCNConv, GINConv, SAGEConv
+
+from .base import ModelOutput, NodeClassifier, NormType, make_norm
+
+
+class StackedNodeClassifier(NodeClassifier):
+    """A stack of ``num_layers`` layers built by :meth:`make_layer`; see the module docstring."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        norm: NormType = "none",
+        residual: bool = False,
+        **extra: Any,
+    ) -> None:
+        super().__init__(
+            in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual, **extra
+        )
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.layers = nn.ModuleList(
+            self.make_layer(widths[i], widths[i + 1], last=i == num_layers - 1) for i in range(num_layers)
+        )
+        self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(num_layers - 1))
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:  # pragma: no cover
+        raise NotImplementedError
+
+    def apply_layer(self, layer: nn.Module, x: Tensor, edge_index: Tensor | None) -> Tensor:
+        return layer(x, edge_index)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:
+        if self.uses_graph and edge_index is None:
+            raise ValueError(f"{type(self).__name__} needs edge_index.")
+        hiddens: list[Tensor] = []
+        x = self.input_dropout(x)
+        for i, layer in enumerate(self.layers[:-1]):
+            h = F.relu(self.norms[i](self.apply_layer(layer, x, edge_index)))
+            if self.residual and h.shape == x.shape:
+                h = h + x
+            x = F.dropout(h, self.dropout, self.training)
+            hiddens.append(x)
+        logits = self.apply_layer(self.layers[-1], x, edge_index)
+        return ModelOutput(logits, hiddens)
+
+
+class MLP(StackedNodeClassifier):
+    """Multi-layer perceptron on node features alone (the graph-free GLNN-style student)."""
+
+    uses_graph = False
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return nn.Linear(in_channels, out_channels)
+
+    def apply_layer(self, layer: nn.Module, x: Tensor, edge_index: Tensor | None) -> Tensor:
+        return layer(x)
+
+
+class GCN(StackedNodeClassifier):
+    """Graph convolutional network (Kipf & Welling, 2017) on ``GCNConv``.
+
+    Args:
+        cached: cache the normalized adjacency (full-batch transductive training only).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 cached: bool = False) -> None:
+        self._cached = cached
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         cached=cached)
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return GCNConv(in_channels, out_channels, cached=self._cached)
+
+
+class GraphSAGE(StackedNodeClassifier):
+    """GraphSAGE (Hamilton et al., 2017) on ``SAGEConv``.
+
+    Args:
+        aggr: neighbour aggregation (``mean``, ``max``, ``sum``).
+    """
+
+    sparse_input = False  # aggregates raw features before its linear maps
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 aggr: str = "mean") -> None:
+        self._aggr = aggr
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         aggr=aggr)
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return SAGEConv(in_channels, out_channels, aggr=self._aggr)
+
+
+class GAT(StackedNodeClassifier):
+    """Graph attention network (Veličković et al., 2018) on ``GATConv``.
+
+    ``hidden_channels`` is the concatenated width of a hidden layer: each of the ``heads``
+    heads outputs ``hidden_channels // heads`` channels. The last layer averages
+    ``out_heads`` heads.
+
+    Args:
+        heads: attention heads per hidden layer (must divide ``hidden_channels``).
+        out_heads: attention heads of the output layer (averaged).
+        attn_dropout: dropout on the attention coefficients.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.6, norm: NormType = "none", residual: bool = False,
+                 heads: int = 8, out_heads: int = 1, attn_dropout: float = 0.6) -> None:
+        if hidden_channels % heads:
+            raise ValueError(f"GAT: hidden_channels ({hidden_channels}) must be divisible by heads ({heads}).")
+        self._heads, self._out_heads, self._attn_dropout = heads, out_heads, attn_dropout
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         heads=heads, out_heads=out_heads, attn_dropout=attn_dropout)
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        if last:
+            return GATConv(in_channels, out_channels, heads=self._out_heads, concat=False,
+                           dropout=self._attn_dropout)
+        return GATConv(in_channels, out_channels // self._heads, heads=self._heads, concat=True,
+                       dropout=self._attn_dropout)
+
+
+class GIN(StackedNodeClassifier):
+    """Graph isomorphism network (Xu et al., 2019): ``GINConv`` with a 2-layer MLP per layer.
+
+    Args:
+        train_eps: learn the self-loop weight epsilon.
+    """
+
+    sparse_input = False  # aggregates raw features before its MLP
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 train_eps: bool = False) -> None:
+        self._train_eps = train_eps
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         train_eps=train_eps)
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        mlp = nn.Sequential(
+            nn.Linear(in_channels, self.hidden_channels), nn.ReLU(), nn.Linear(self.hidden_channels, out_channels)
+        )
+        return GINConv(mlp, train_eps=self._train_eps)
+
+
+class GCNII(NodeClassifier):
+    """GCNII (Chen et al., 2020): deep GCN with initial residual and identity mapping.
+
+    ``Linear(in, hidden) → num_layers × GCN2Conv → Linear(hidden, out)``. ``num_layers``
+    counts the ``GCN2Conv`` layers (2 to 64 and more). :attr:`ModelOutput.hiddens` holds
+    ``num_layers + 1`` entries: the input projection, then each convolution's output.
+
+    Args:
+        alpha: strength of the initial residual.
+        theta: ``lambda`` of the paper; layer ``l`` uses ``beta = log(theta / l + 1)``.
+        shared_weights: share the weight of the initial and the smoothed representation.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 16,
+                 dropout: float = 0.6, norm: NormType = "none", residual: bool = False,
+                 alpha: float = 0.1, theta: float = 0.5, shared_weights: bool = True) -> None:
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         alpha=alpha, theta=theta, shared_weights=shared_weights)
+        self.lin_in = nn.Linear(in_channels, hidden_channels)
+        self.convs = nn.ModuleList(
+            GCN2Conv(hidden_channels, alpha, theta, layer=i + 1, shared_weights=shared_weights)
+            for i in range(num_layers)
+        )
+        self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(num_layers))
+        self.lin_out = nn.Linear(hidden_channels, out_channels)
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        return [self.hidden_channels] * (self.num_layers + 1)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:
+        if edge_index is None:
+            raise ValueError("GCNII needs edge_index.")
+        x = x0 = F.relu(self.lin_in(self.input_dropout(x)))
+        x = F.dropout(x, self.dropout, self.training)
+        hiddens = [x]
+        for conv, norm in zip(self.convs, self.norms):
+            h = F.relu(norm(conv(x, x0, edge_index)))
+            if self.residual:
+                h = h + x
+            x = F.dropout(h, self.dropout, self.training)
+            hiddens.append(x)
+        logits = self.lin_out(x)
+        return ModelOutput(logits, hiddens)

@@ -1,0 +1,43 @@
+"""Small helpers shared by the benchmark and reproduction scripts."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class MeanStd:
+    mean: float
+    std: float
+    n: int
+
+    def pct(self) -> str:
+        """``mean ± std`` in percent, two decimals (sample std; 0 for one value)."""
+        return f"{100 * self.mean:.2f} ± {100 * self.std:.2f}"
+
+
+def mean_std(values: list[float]) -> MeanStd:
+    values = [float(v) for v in values]
+    return MeanStd(statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values))
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run_header(title: str) -> str:
+    """Title plus the exact command, machine and date that produced a results file."""
+    import torch
+
+    command = " ".join(["python", *sys.argv])
+    machine = f"{platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+    if torch.cuda.is_available():
+        machine += f", {torch.cuda.get_device_name()}"
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return f"# {title}\n\nCommand: `{command}`  \nMachine: {machine}  \nDate: {date}\n"

@@ -1,0 +1,138 @@
+"""Training one model on its task loss alone: teachers, and students without distillation.
+
+:class:`NodeClassificationModule` owns the one training/evaluation loop of graphdistill;
+the distillation module extends its loss and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from ..models import ModelOutput, NodeClassifier
+
+CHECKPOINT_KEY = "graphdistill"
+CHECKPOINT_FORMAT = 1
+
+
+def seed_nodes(batch: Data) -> slice:
+    """Rows of a batch whose predictions count: the seed nodes of a sampled batch (they come
+    first), every node of a full-graph batch."""
+    size = getattr(batch, "batch_size", None)
+    return slice(0, int(size)) if size is not None else slice(None)
+
+
+class NodeClassificationModule(L.LightningModule):
+    """Trains ``model`` on cross-entropy over the training nodes and evaluates it.
+
+    Logs ``train/loss``, ``train/<metric>``, ``val/<metric>`` and ``test/<metric>``, where the
+    metric is the dataset's (accuracy; OGB's Evaluator for OGB datasets). Select the model on
+    ``val/<metric>`` (the CLI's checkpoint callback does) and report test at that epoch.
+
+    Each checkpoint carries, under ``"graphdistill"``, the model's spec (class and
+    constructor arguments) and the dataset's fingerprint, so a checkpoint alone rebuilds
+    the model and says which data it was trained on.
+
+    Args:
+        model: the network to train (its ``in_channels``/``out_channels`` are linked from the
+            data by the CLI).
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay (L2).
+    """
+
+    def __init__(self, model: NodeClassifier, lr: float = 0.01, weight_decay: float = 5e-4) -> None:
+        super().__init__()
+        if not isinstance(model, NodeClassifier):
+            raise TypeError(f"model must be a graphdistill NodeClassifier, got {type(model).__name__}.")
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.metric_name = "acc"
+        self.multilabel = False
+        self.data_fingerprint: dict[str, Any] | None = None
+        self.metrics = nn.ModuleDict()
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is None:
+            raise RuntimeError(f"{type(self).__name__} needs a NodeDataModule: pass datamodule= to the Trainer call.")
+        self.metric_name = datamodule.metric_name
+        self.multilabel = datamodule.multilabel
+        self.data_fingerprint = datamodule.fingerprint()
+        if not len(self.metrics):
+            for split in ("train", "val", "test"):
+                self.metrics[f"{split}_metric"] = datamodule.make_metric()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.trainable_parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    # ------------------------------------------------------------------ steps
+    def forward(self, batch: Data) -> ModelOutput:
+        return self.model(batch.x, batch.edge_index if self.model.uses_graph else None)
+
+    def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        if self.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, target.float())
+        return F.cross_entropy(logits, target)
+
+    def training_step(self, batch: Data, batch_idx: int) -> Tensor:
+        out = self(batch)
+        mask = self.train_nodes(batch)
+        loss = self.task_loss(out.logits[mask], batch.y[mask])
+        self.log_metric("train", out.logits[mask], batch.y[mask])
+        self.log("train/loss", loss, batch_size=int(mask.sum()))
+        return self.distillation_loss(out, batch, loss)
+
+    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
+        """The loss to minimise; plain training minimises the task loss (extended by the
+        distillation module)."""
+        return task_loss
+
+    @staticmethod
+    def train_nodes(batch: Data) -> Tensor:
+        """Boolean mask of the labelled training nodes among the batch's seed nodes."""
+        mask = torch.zeros_like(batch.train_mask)
+        mask[seed_nodes(batch)] = batch.train_mask[seed_nodes(batch)]
+        return mask
+
+    def _evaluate(self, batch: Data, split: str) -> None:
+        out = self(batch)
+        seeds = seed_nodes(batch)
+        mask = getattr(batch, f"{split}_mask")[seeds]
+        logits, target = out.logits[seeds][mask], batch.y[seeds][mask]
+        self.log(f"{split}/loss", self.task_loss(logits, target), batch_size=int(mask.sum()))
+        self.log_metric(split, logits, target)
+
+    def log_metric(self, split: str, logits: Tensor, target: Tensor) -> None:
+        metric = self.metrics[f"{split}_metric"]
+        metric.update(logits.detach(), target)
+        self.log(f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True,
+                 prog_bar=split == "val", batch_size=target.size(0))
+
+    def validation_step(self, batch: Data, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Data, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Data, batch_idx: int) -> Tensor:
+        return self(batch).logits[seed_nodes(batch)]
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.spec(),
+            "model_parameters": self.model.num_parameters,
+            "data": self.data_fingerprint,
+            "metric": self.metric_name,
+        }

@@ -1,0 +1,66 @@
+import statistics
+
+import pytest
+import torch
+
+from graphdistill.cli import main
+from graphdistill.models import build_model
+
+from .conftest import config
+
+
+def _error_line(capsys, *args):
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err  # one line
+    return err
+
+
+def test_unknown_config_key_is_one_clear_line(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  datset: cora\n")
+    err = _error_line(capsys, "fit", "--config", config("synthetic/gcn.yaml"), "--config", str(bad))
+    assert "does not accept option 'data.datset'" in err
+    err = _error_line(capsys, "fit", "--config", config("synthetic/gcn.yaml"), "--model.init_args.lrr=0.1")
+    assert "Option 'lrr' is not accepted" in err
+
+
+def test_unknown_dataset_and_wrong_root_are_one_clear_line(capsys, tmp_path):
+    err = _error_line(capsys, "fit", "--config", config("synthetic/gcn.yaml"), "--data.dataset=coraa")
+    assert "Unknown dataset 'coraa'" in err and "cora" in err
+    err = _error_line(capsys, "fit", "--config", config("cora/gcn.yaml"), f"--data.root={tmp_path}")
+    assert f"{tmp_path}/planetoid/Cora/raw" in err and "ind.cora.x" in err
+
+
+def test_print_config_shows_linked_model_and_data(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--config", config("synthetic/gcn.yaml"), "--print_config"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "class_path: graphdistill.models.GCN" in out and "dataset: synthetic" in out
+
+
+def test_checkpoint_records_model_spec_and_data(fit, tmp_path):
+    result = fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=5")
+    ckpt = torch.load(result["best_checkpoint"], map_location="cpu", weights_only=False)
+    meta = ckpt["graphdistill"]
+    assert meta["data"]["dataset"] == "synthetic" and meta["data"]["num_classes"] == 5
+    model = build_model(meta["model"])
+    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    assert model.num_parameters == result["parameters"]
+
+
+def test_synthetic_gnn_teacher_beats_mlp_by_ten_points(fit):
+    gcn = fit("--config", config("synthetic/gcn.yaml"))
+    mlp = fit("--config", config("synthetic/mlp.yaml"))
+    assert gcn["test"] - mlp["test"] >= 0.10, (gcn["test"], mlp["test"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["gcn", "gat"])
+def test_cora_teacher_reaches_80_percent_mean_of_3_seeds(datasets_root, fit, model):
+    accs = [fit("--config", config(f"cora/{model}.yaml"), f"--data.root={datasets_root}",
+                f"--seed_everything={seed}")["test"] for seed in range(3)]
+    assert statistics.mean(accs) >= 0.80, accs

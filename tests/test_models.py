@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, build_model
+from graphdistill.models.base import FeatureDropout
+
+
+def _graph(n=30, f=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, f, generator=g) < 0.3).float() * torch.rand(n, f, generator=g)
+    edge_index = torch.randint(0, n, (2, 4 * n), generator=g)
+    return x, edge_index
+
+
+MODELS = [
+    (GCN, {}), (GraphSAGE, {}), (GAT, {"heads": 4}), (GIN, {}), (MLP, {}), (GCNII, {}),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs", MODELS, ids=[m[0].__name__ for m in MODELS])
+def test_every_model_returns_logits_and_every_hidden_layer(cls, kwargs):
+    x, ei = _graph()
+    model = cls(12, 5, hidden_channels=16, num_layers=4, **kwargs).eval()
+    out = model(x, ei)
+    assert isinstance(out, ModelOutput)
+    assert out.logits.shape == (30, 5)
+    assert [h.shape for h in out.hiddens] == [torch.Size([30, w]) for w in model.hidden_widths]
+    expected_hiddens = 5 if cls is GCNII else 3  # GCNII: input projection + 4 convolutions
+    assert len(out.hiddens) == expected_hiddens
+
+
+def test_last_hidden_is_exactly_the_input_of_the_last_layer():
+    x, ei = _graph()
+    gcn = GCN(12, 5, hidden_channels=16, num_layers=3).eval()
+    out = gcn(x, ei)
+    torch.testing.assert_close(gcn.layers[-1](out.hiddens[-1], ei), out.logits)
+    gcnii = GCNII(12, 5, hidden_channels=16, num_layers=3).eval()
+    out = gcnii(x, ei)
+    torch.testing.assert_close(gcnii.lin_out(out.hiddens[-1]), out.logits)
+
+
+def test_parameter_count_matches_hand_count():
+    # 2-layer GCN 5 -> 4 -> 3: (5*4 + 4) + (4*3 + 3) = 39; MLP has the same shapes.
+    assert GCN(5, 3, hidden_channels=4, num_layers=2).num_parameters == 39
+    assert MLP(5, 3, hidden_channels=4, num_layers=2).num_parameters == 39
+
+
+@pytest.mark.parametrize("cls,kwargs", MODELS, ids=[m[0].__name__ for m in MODELS])
+def test_spec_rebuilds_the_same_model(cls, kwargs):
+    x, ei = _graph()
+    model = cls(12, 5, hidden_channels=16, num_layers=3, **kwargs).eval()
+    clone = build_model(model.spec()).eval()
+    clone.load_state_dict(model.state_dict())
+    torch.testing.assert_close(clone(x, ei).logits, model(x, ei).logits)
+
+
+def test_deep_gcnii_runs_with_64_layers():
+    x, ei = _graph()
+    out = GCNII(12, 5, hidden_channels=8, num_layers=64)(x, ei)
+    assert len(out.hiddens) == 65
+    out.logits.sum().backward()
+
+
+def test_gat_rejects_width_not_divisible_by_heads():
+    with pytest.raises(ValueError, match="divisible by heads"):
+        GAT(12, 5, hidden_channels=10, heads=4)
+
+
+@pytest.mark.parametrize("sparse_output", [True, False])
+def test_feature_dropout_drops_only_nonzeros_and_rescales(sparse_output):
+    x, _ = _graph(n=400, f=50)
+    drop = FeatureDropout(0.5, sparse_output=sparse_output).train()
+    torch.manual_seed(0)
+    out = drop(x)
+    out = out.to_dense() if out.layout != torch.strided else out
+    nonzero = x != 0
+    assert (out[~nonzero] == 0).all()
+    kept = out[nonzero] != 0
+    torch.testing.assert_close(out[nonzero][kept], 2 * x[nonzero][kept])
+    assert 0.45 < kept.float().mean() < 0.55
+    drop.eval()
+    evaluated = drop(x)
+    evaluated = evaluated.to_dense() if evaluated.layout != torch.strided else evaluated
+    torch.testing.assert_close(evaluated, x)
+
+
+def test_feature_dropout_on_dense_features_is_plain_dropout():
+    x = torch.rand(100, 20) + 0.1  # no zeros
+    drop = FeatureDropout(0.3, sparse_output=True).train()
+    out = drop(x)
+    assert out.layout == torch.strided
+    assert 0.2 < (out == 0).float().mean() < 0.4
+
+
+def test_sparse_and_dense_first_layer_agree():
+    x, ei = _graph()
+    model = GCN(12, 5, hidden_channels=16, num_layers=2).eval()
+    sparse = model(x, ei).logits
+    model.input_dropout.sparse_output = False
+    torch.testing.assert_close(model(x, ei).logits, sparse)
