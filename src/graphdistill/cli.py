@@ -118,9 +118,25 @@ def format_summary(summary: dict[str, Any]) -> str:
 def main(args: list[str] | None = None) -> None:
     try:
         GraphDistillCLI(args=args)
-    except GraphDistillError as err:
-        print(f"graphdistill: error: {err}", file=sys.stderr)
+    except Exception as err:
+        user_error = _user_error(err)
+        if user_error is None:
+            raise
+        print(f"graphdistill: error: {user_error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _user_error(err: BaseException) -> GraphDistillError | None:
+    """The GraphDistillError behind ``err``, also when jsonargparse wrapped it while
+    instantiating a class from the config."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, GraphDistillError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:

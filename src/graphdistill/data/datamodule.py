@@ -46,8 +46,9 @@ class NodeDataModule(L.LightningDataModule):
             et al. 2018); ``public`` insists on the official split.
         split_seed: seed of the ``random`` split.
         normalize_features: row-normalize node features (each row sums to 1). ``None``
-            means: yes for the bag-of-words datasets (Planetoid, Amazon, Coauthor), no for
-            the synthetic and OGB datasets.
+            means: yes for Planetoid and Coauthor, no for Amazon, synthetic and OGB. On
+            Amazon Photo, row-normalising the bag-of-words counts made a 2-layer GCN
+            underfit in 200 epochs (seed 0: 78.7 % test vs 90.4 % without).
         synthetic: parameters of the ``synthetic`` dataset.
     """
 
@@ -92,10 +93,7 @@ class NodeDataModule(L.LightningDataModule):
             data.train_mask, data.val_mask, data.test_mask = per_class_split(
                 data.y, num_classes, self.train_per_class, self.val_per_class, self.split_seed
             )
-        normalize = self.normalize_features
-        if normalize is None:
-            normalize = self.info.family in ("planetoid", "amazon", "coauthor")
-        if normalize:
+        if self._normalize():
             data.x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
         data.x = data.x.float()
         data.n_id = torch.arange(data.num_nodes)
@@ -137,10 +135,16 @@ class NodeDataModule(L.LightningDataModule):
             "num_classes": self.num_classes,
             "split": "official" if self._uses_official()
             else f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}",
+            "normalize_features": self._normalize(),
         }
         if self.info.family == "synthetic":
             fp["synthetic"] = asdict(self.synthetic)
         return fp
+
+    def _normalize(self) -> bool:
+        if self.normalize_features is None:
+            return self.info.family in ("planetoid", "coauthor")
+        return self.normalize_features
 
     def _uses_official(self) -> bool:
         return self.split == "public" or (self.split == "auto" and self.info.has_split)

@@ -6,9 +6,11 @@ the distillation module extends its loss and nothing else.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -135,4 +137,32 @@ class NodeClassificationModule(L.LightningModule):
             "model_parameters": self.model.num_parameters,
             "data": self.data_fingerprint,
             "metric": self.metric_name,
+            "rng": rng_states(),
         }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the random streams (dropout, node sampling), so that a resumed run goes on
+        exactly as the uninterrupted run would have."""
+        states = (checkpoint.get(CHECKPOINT_KEY) or {}).get("rng")
+        if states:
+            set_rng_states(states)
+
+
+def rng_states() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    # plain types and tensors only, so that checkpoints load with torch.load(weights_only=True)
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                              "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                                        float(cached)]}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,0 +1,13 @@
+"""Distillation components: each an ``nn.Module`` with a ``weight``, injected into
+:class:`~graphdistill.training.DistillationModule` through ``components``."""
+
+from .base import DistillationComponent, LayerPairComponent
+from .contrastive import ContrastiveDistiller
+from .features import AttentionTransfer, FitNet
+from .logits import LogitKD
+from .structure import GlobalStructurePreserving, LocalStructurePreserving
+
+__all__ = [
+    "AttentionTransfer", "ContrastiveDistiller", "DistillationComponent", "FitNet",
+    "GlobalStructurePreserving", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
+]

@@ -1,0 +1,107 @@
+"""The distillation component API.
+
+A component is an ``nn.Module`` with a ``weight``. The distillation module calls
+``component(student, teacher, batch)`` each training step, where ``student`` and
+``teacher`` are :class:`~graphdistill.models.ModelOutput` rows for the batch's nodes
+(the teacher's precomputed once per run), and adds ``weight · loss`` to the task loss.
+Each term is logged on its own as ``train/<name>``.
+
+A component with trainable parts (projection heads) creates them in :meth:`bind`, which
+the distillation module calls at construction with the student's and teacher's layer
+widths; they then train, checkpoint and move to devices with the student.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from ..errors import ConfigError
+from ..models import ModelOutput
+
+NodeSet = Literal["all", "train"]
+
+
+class DistillationComponent(nn.Module):
+    """Base class of every distillation loss term.
+
+    Args:
+        weight: multiplier of this term in the total loss.
+        nodes: which nodes the loss covers: ``all`` (every seed node of the batch,
+            labelled or not: the default for transductive node classification, where the
+            teacher's soft labels on unlabelled nodes carry most of the gain) or ``train``
+            (the labelled training nodes only).
+    """
+
+    #: short name used in logs (``train/<name>``)
+    name: str = "component"
+
+    def __init__(self, weight: float = 1.0, nodes: NodeSet = "all") -> None:
+        super().__init__()
+        if nodes not in ("all", "train"):
+            raise ConfigError(f"{type(self).__name__}: nodes must be 'all' or 'train', got {nodes!r}.")
+        self.weight = float(weight)
+        self.nodes = nodes
+
+    def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
+        """Create trainable parts for the given layer widths (``hiddens`` widths of each model).
+        Called once by the distillation module; the default has nothing to create."""
+
+    def node_mask(self, batch: Data) -> Tensor:
+        """Boolean mask over the batch's nodes that this loss covers."""
+        n = batch.num_nodes
+        mask = torch.zeros(n, dtype=torch.bool, device=batch.y.device)
+        size = getattr(batch, "batch_size", None)
+        mask[: int(size) if size is not None else n] = True
+        if self.nodes == "train":
+            mask &= batch.train_mask
+        return mask
+
+    def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}, nodes={self.nodes!r}"
+
+
+class LayerPairComponent(DistillationComponent):
+    """A component that aligns one student layer with one teacher layer.
+
+    Args:
+        student_layer: index into the student's ``hiddens`` (default ``-1``: the input of
+            its last layer).
+        teacher_layer: index into the teacher's ``hiddens`` (default ``-1``).
+    """
+
+    def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", student_layer: int = -1,
+                 teacher_layer: int = -1) -> None:
+        super().__init__(weight, nodes)
+        self.student_layer = student_layer
+        self.teacher_layer = teacher_layer
+        self.student_width: int | None = None
+        self.teacher_width: int | None = None
+
+    def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
+        self.student_width = _pick(student_widths, self.student_layer, "student", type(self).__name__)
+        self.teacher_width = _pick(teacher_widths, self.teacher_layer, "teacher", type(self).__name__)
+
+    def pair(self, student: ModelOutput, teacher: ModelOutput) -> tuple[Tensor, Tensor]:
+        return student.hiddens[self.student_layer], teacher.hiddens[self.teacher_layer]
+
+
+def _pick(widths: list[int], index: int, side: str, owner: str) -> int:
+    if not widths:
+        raise ConfigError(f"{owner}: the {side} has no hidden layer to align (it is a single layer); "
+                          f"use a {side} with num_layers >= 2 or a logit-based method such as LogitKD.")
+    if not -len(widths) <= index < len(widths):
+        raise ConfigError(f"{owner}: {side}_layer={index} is out of range: the {side} has {len(widths)} "
+                          f"hidden layers (valid indices {-len(widths)}..{len(widths) - 1}).")
+    return widths[index]
+
+
+def projection_head(in_channels: int, out_channels: int) -> nn.Sequential:
+    """``Linear → BatchNorm1d → ReLU``: the projection head of FitNet and G-CRD."""
+    return nn.Sequential(nn.Linear(in_channels, out_channels), nn.BatchNorm1d(out_channels), nn.ReLU())

@@ -1,0 +1,56 @@
+"""G-CRD: graph contrastive representation distillation (Joshi et al.)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+
+from ..models import ModelOutput
+from .base import LayerPairComponent, NodeSet, projection_head
+from .structure import sample_nodes
+
+
+class ContrastiveDistiller(LayerPairComponent):
+    """Align student node embeddings with the teacher's, contrastively, in a shared space.
+
+    Both embeddings go through a trainable head (``Linear → BN → ReLU`` to ``proj_dim``)
+    and are L2-normalised. For up to ``max_nodes`` sampled nodes, the logits are
+    ``z_s · z_tᵀ / τ`` and the loss is the cross-entropy with target ``i`` for row ``i``:
+    each node's positive is its own teacher embedding, every other sampled node's teacher
+    embedding is a negative.
+
+    Reference settings: ``proj_dim`` 256 (128 on ogbn-mag), ``temperature`` 0.075,
+    ``weight`` 0.1 alone and 0.01 with KD, ``max_nodes`` 16384 on ogbn-arxiv. The paper
+    covered the training nodes (``nodes: train``); the default here covers every node
+    (``nodes: all``, see :class:`~graphdistill.distill.base.DistillationComponent`).
+
+    Args:
+        proj_dim: width of the shared space.
+        temperature: ``τ``.
+        max_nodes: nodes sampled per step.
+    """
+
+    name = "gcrd"
+
+    def __init__(self, weight: float = 0.1, nodes: NodeSet = "all", student_layer: int = -1,
+                 teacher_layer: int = -1, proj_dim: int = 256, temperature: float = 0.075,
+                 max_nodes: int = 4096) -> None:
+        super().__init__(weight, nodes, student_layer, teacher_layer)
+        self.proj_dim = proj_dim
+        self.temperature = temperature
+        self.max_nodes = max_nodes
+
+    def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
+        super().bind(student_widths, teacher_widths, num_classes)
+        self.student_head = projection_head(self.student_width, self.proj_dim)
+        self.teacher_head = projection_head(self.teacher_width, self.proj_dim)
+
+    def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
+        idx = sample_nodes(self.node_mask(batch), self.max_nodes)
+        hs, ht = self.pair(student, teacher)
+        zs = F.normalize(self.student_head(hs[idx]), dim=-1)
+        zt = F.normalize(self.teacher_head(ht[idx]), dim=-1)
+        logits = zs @ zt.t() / self.temperature
+        return F.cross_entropy(logits, torch.arange(idx.numel(), device=logits.device))

@@ -1,0 +1,125 @@
+"""Offline distillation: a frozen teacher, a student, and a weighted list of components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from ..distill.base import DistillationComponent
+from ..errors import ConfigError, TeacherCheckpointError
+from ..models import ModelOutput, NodeClassifier
+from .plain import CHECKPOINT_KEY, NodeClassificationModule
+from .teacher import FrozenTeacher
+
+
+class DistillationModule(NodeClassificationModule):
+    """Trains the student ``model`` on ``task_weight · CE + Σ_i weight_i · component_i``.
+
+    The teacher is loaded from a checkpoint written by :class:`NodeClassificationModule`
+    (its architecture comes from the checkpoint itself), frozen, and run once per run over
+    the full graph in eval mode; its logits and hidden layers are then looked up by node id
+    every step. Every term is logged on its own: ``train/task``, ``train/<component>``
+    (unweighted) and ``train/loss`` (the weighted total).
+
+    The student checkpoint holds the student and the components' trainable parts (heads),
+    never the teacher: it records the teacher's path and SHA-256, and resuming from it
+    fails if the teacher file has changed.
+
+    Args:
+        model: the student network.
+        teacher: path of the teacher checkpoint.
+        components: distillation components (``class_path``/``init_args`` in configs).
+        task_weight: weight of the student's own cross-entropy.
+        lr: Adam learning rate (student and component heads).
+        weight_decay: Adam weight decay.
+        cache_teacher_outputs: keep the teacher's outputs on disk (keyed by the teacher's
+            hash and the data), so a later run with the same teacher skips it entirely.
+    """
+
+    def __init__(
+        self,
+        model: NodeClassifier,
+        teacher: str,
+        components: list[DistillationComponent] | None = None,
+        task_weight: float = 1.0,
+        lr: float = 0.01,
+        weight_decay: float = 5e-4,
+        cache_teacher_outputs: bool = True,
+    ) -> None:
+        super().__init__(model, lr=lr, weight_decay=weight_decay)
+        self.teacher = FrozenTeacher(teacher)  # a plain attribute: not a submodule, never in state_dict
+        if self.teacher.spec["init_args"]["out_channels"] != model.out_channels:
+            raise TeacherCheckpointError(
+                f"Teacher {self.teacher.path} predicts {self.teacher.spec['init_args']['out_channels']} classes but "
+                f"the student {model.out_channels}: distil on the dataset the teacher was trained on."
+            )
+        components = list(components or [])
+        for component in components:
+            if not isinstance(component, DistillationComponent):
+                raise ConfigError(f"components must be DistillationComponent modules, got {type(component).__name__}.")
+            component.bind(model.hidden_widths, self.teacher.model.hidden_widths, model.out_channels)
+        self.components = nn.ModuleList(components)
+        self.component_names = _unique_names(components)
+        self.task_weight = task_weight
+        self.cache_teacher_outputs = cache_teacher_outputs
+        self.teacher_outputs: ModelOutput | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.teacher.check_data(self.data_fingerprint or {})
+
+    def on_fit_start(self) -> None:
+        self._ensure_teacher_outputs()
+
+    def _ensure_teacher_outputs(self) -> ModelOutput:
+        if self.teacher_outputs is None or self.teacher_outputs.logits.device != self.device:
+            data = self.trainer.datamodule.data
+            self.teacher_outputs = self.teacher.outputs(data, self.device, use_cache=self.cache_teacher_outputs)
+        return self.teacher_outputs
+
+    # ------------------------------------------------------------------ loss
+    def teacher_batch(self, batch: Data) -> ModelOutput:
+        """The teacher's outputs for the batch's nodes (by global id)."""
+        outputs = self._ensure_teacher_outputs()
+        if batch.num_nodes == outputs.logits.size(0):
+            return outputs
+        return outputs[batch.n_id]
+
+    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
+        teacher = self.teacher_batch(batch)
+        total = self.task_weight * task_loss
+        self.log("train/task", task_loss, batch_size=batch.num_nodes)
+        for name, component in zip(self.component_names, self.components):
+            term = component(out, teacher, batch)
+            self.log(f"train/{name}", term, batch_size=batch.num_nodes)
+            total = total + component.weight * term
+        self.log("train/total", total, batch_size=batch.num_nodes)
+        return total
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[CHECKPOINT_KEY]["teacher"] = self.teacher.record()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        recorded = (checkpoint.get(CHECKPOINT_KEY) or {}).get("teacher") or {}
+        if recorded.get("sha256") and recorded["sha256"] != self.teacher.sha256:
+            raise TeacherCheckpointError(
+                f"This checkpoint was distilled from teacher {recorded.get('path')} (sha256 "
+                f"{recorded['sha256'][:12]}…), but teacher {self.teacher.path} has sha256 {self.teacher.sha256[:12]}…. "
+                "Resume with the original teacher file, or start a new run."
+            )
+
+
+def _unique_names(components: list[DistillationComponent]) -> list[str]:
+    names: list[str] = []
+    for component in components:
+        name, k = component.name, 2
+        while name in names:
+            name, k = f"{component.name}{k}", k + 1
+        names.append(name)
+    return names

@@ -1,0 +1,177 @@
+"""Every distillation loss against a value computed by hand (explicit loops, plain math)."""
+
+import math
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from graphdistill.distill import (
+    AttentionTransfer,
+    ContrastiveDistiller,
+    FitNet,
+    GlobalStructurePreserving,
+    LocalStructurePreserving,
+    LogitKD,
+)
+from graphdistill.errors import ConfigError
+from graphdistill.models import ModelOutput
+
+
+def _batch(n=5, train=(0, 2)):
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[list(train)] = True
+    edge_index = torch.tensor([[1, 2, 0, 3, 4, 0, 2], [0, 0, 1, 1, 1, 2, 3]])
+    return Data(edge_index=edge_index, y=torch.zeros(n, dtype=torch.long), train_mask=mask, num_nodes=n)
+
+
+def _outputs(seed, n=5, c=3, d=4):
+    g = torch.Generator().manual_seed(seed)
+    return ModelOutput(torch.randn(n, c, generator=g), [torch.randn(n, d, generator=g)])
+
+
+def test_logit_kd_matches_hand_computation():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    T = 2.0
+    kd = LogitKD(temperature=T)
+    expected = 0.0
+    for i in range(5):
+        zs = [v / T for v in s.logits[i].tolist()]
+        zt = [v / T for v in t.logits[i].tolist()]
+        ps = [math.exp(v) / sum(math.exp(u) for u in zs) for v in zs]
+        pt = [math.exp(v) / sum(math.exp(u) for u in zt) for v in zt]
+        expected += sum(p * math.log(p / q) for p, q in zip(pt, ps))
+    expected = expected / 5 * T * T
+    assert kd(s, t, batch).item() == pytest.approx(expected, rel=1e-5)
+    # nodes="train" averages over the training nodes only
+    kd_train = LogitKD(temperature=T, nodes="train")
+    sub = LogitKD(temperature=T)(s[torch.tensor([0, 2])], t[torch.tensor([0, 2])], _batch(n=2, train=()))
+    assert kd_train(s, t, batch).item() == pytest.approx(sub.item(), rel=1e-6)
+
+
+def test_attention_transfer_matches_hand_computation():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    es = [sum(v * v for v in row) for row in s.hiddens[0].tolist()]
+    et = [sum(v * v for v in row) for row in t.hiddens[0].tolist()]
+    ns, nt = math.sqrt(sum(e * e for e in es)), math.sqrt(sum(e * e for e in et))
+    expected = sum((a / ns - b / nt) ** 2 for a, b in zip(es, et)) / 5
+    at = AttentionTransfer()
+    at.bind([4], [4], 3)
+    assert at(s, t, batch).item() == pytest.approx(expected, rel=1e-5)
+
+
+@torch.no_grad()
+def _head_by_hand(head, x):
+    """Linear → BatchNorm1d (training: batch statistics, biased variance) → ReLU, by hand."""
+    lin, bn = head[0], head[1]
+    z = x @ lin.weight.t() + lin.bias
+    mean, var = z.mean(0), z.var(0, unbiased=False)
+    z = (z - mean) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
+    return z.clamp(min=0)
+
+
+def test_fitnet_matches_hand_computation_with_mismatched_widths():
+    torch.manual_seed(0)
+    s, t, batch = _outputs(0, d=4), _outputs(1, d=6), _batch()
+    fit = FitNet(proj_dim=3)
+    fit.bind([4], [6], 3)
+    zs = _head_by_hand(fit.student_head, s.hiddens[0])
+    zt = _head_by_hand(fit.teacher_head, t.hiddens[0])
+    expected = 0.0
+    for i in range(5):
+        a, b = zs[i] / zs[i].norm().clamp(min=1e-12), zt[i] / zt[i].norm().clamp(min=1e-12)
+        expected += float(((a - b) ** 2).sum())
+    assert fit(s, t, batch).item() == pytest.approx(expected / 5, rel=1e-5)
+
+
+@pytest.mark.parametrize("kernel", ["cosine", "poly", "l2", "rbf"])
+def test_lsp_matches_explicit_loop_over_nodes(kernel):
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+
+    def sim(a, b):
+        if kernel in ("cosine", "poly"):
+            c = float(a @ b / (a.norm() * b.norm()))
+            return c if kernel == "cosine" else c * c
+        d2 = float(((a - b) ** 2).sum())
+        return -d2 if kernel == "l2" else math.exp(-0.5 * d2)
+
+    src, dst = batch.edge_index.tolist()
+    per_node = []
+    for i in range(5):
+        nbrs = [j for j, k in zip(src, dst) if k == i and j != i]
+        if not nbrs:
+            continue
+        ss = [sim(s.hiddens[0][j], s.hiddens[0][i]) for j in nbrs]
+        st = [sim(t.hiddens[0][j], t.hiddens[0][i]) for j in nbrs]
+        ps = [math.exp(v) / sum(math.exp(u) for u in ss) for v in ss]
+        pt = [math.exp(v) / sum(math.exp(u) for u in st) for v in st]
+        per_node.append(sum(p * math.log(p / q) for p, q in zip(pt, ps)))
+    lsp = LocalStructurePreserving(kernel=kernel, gamma=0.5)
+    lsp.bind([4], [4], 3)
+    assert lsp(s, t, batch).item() == pytest.approx(sum(per_node) / len(per_node), rel=1e-4, abs=1e-7)
+
+
+def test_lsp_on_train_nodes_uses_the_induced_subgraph():
+    s, t, batch = _outputs(0), _outputs(1), _batch(train=(0, 1, 2))
+    lsp = LocalStructurePreserving(kernel="cosine", nodes="train")
+    lsp.bind([4], [4], 3)
+    # edges among {0, 1, 2}: 1->0, 2->0, 0->1, 0->2
+    sub = Data(edge_index=torch.tensor([[1, 2, 0, 0], [0, 0, 1, 2]]), y=batch.y, train_mask=batch.train_mask,
+               num_nodes=5)
+    full = LocalStructurePreserving(kernel="cosine")
+    full.bind([4], [4], 3)
+    assert lsp(s, t, batch).item() == pytest.approx(full(s, t, sub).item(), rel=1e-6)
+
+
+def test_gsp_matches_explicit_loop_over_pairs():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    hs, ht = s.hiddens[0], t.hiddens[0]
+    expected = 0.0
+    for i in range(5):
+        for j in range(5):
+            cs = float(hs[i] @ hs[j] / (hs[i].norm() * hs[j].norm()))
+            ct = float(ht[i] @ ht[j] / (ht[i].norm() * ht[j].norm()))
+            expected += (cs - ct) ** 2
+    gsp = GlobalStructurePreserving(kernel="cosine", max_nodes=100)
+    gsp.bind([4], [4], 3)
+    assert gsp(s, t, batch).item() == pytest.approx(expected / 25, rel=1e-5)
+
+
+def test_gcrd_matches_explicit_loop_over_nodes():
+    torch.manual_seed(0)
+    s, t, batch = _outputs(0, d=4), _outputs(1, d=6), _batch()
+    tau = 0.5
+    gcrd = ContrastiveDistiller(proj_dim=8, temperature=tau, max_nodes=100)
+    gcrd.bind([4], [6], 3)
+    zs = _head_by_hand(gcrd.student_head, s.hiddens[0])
+    zt = _head_by_hand(gcrd.teacher_head, t.hiddens[0])
+    zs = zs / zs.norm(dim=1, keepdim=True)
+    zt = zt / zt.norm(dim=1, keepdim=True)
+    expected = 0.0
+    for i in range(5):
+        scores = [float(zs[i] @ zt[j]) / tau for j in range(5)]
+        expected += -(scores[i] - math.log(sum(math.exp(v) for v in scores)))
+    assert gcrd(s, t, batch).item() == pytest.approx(expected / 5, rel=1e-5)
+
+
+def test_gcrd_samples_at_most_max_nodes():
+    torch.manual_seed(0)
+    s, t = _outputs(0, n=50), _outputs(1, n=50)
+    batch = Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.zeros(50, dtype=torch.long),
+                 train_mask=torch.ones(50, dtype=torch.bool), num_nodes=50)
+    gcrd = ContrastiveDistiller(proj_dim=8, max_nodes=10)
+    gcrd.bind([4], [4], 3)
+    rows = []
+    gcrd.student_head.register_forward_hook(lambda module, inputs, output: rows.append(inputs[0].size(0)) and None)
+    gcrd(s, t, batch)
+    assert rows == [10]
+
+
+def test_layer_out_of_range_is_a_clear_error():
+    fit = FitNet(student_layer=3)
+    with pytest.raises(ConfigError, match=r"student_layer=3 is out of range: the student has 1 hidden layers"):
+        fit.bind([16], [64, 64], 3)
+    with pytest.raises(ConfigError, match="has no hidden layer"):
+        FitNet().bind([], [64], 3)
+    with pytest.raises(ConfigError, match="unknown kernel"):
+        LocalStructurePreserving(kernel="gauss")
