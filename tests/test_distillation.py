@@ -56,7 +56,8 @@ def test_teacher_runs_once_per_run_and_not_at_all_with_its_cache(tmp_path, monke
     assert not any(p.requires_grad for p in teachers[-1].model.parameters())
     _distil(tmp_path / "b", synthetic_teacher, "--trainer.max_epochs=5")
     assert len(calls) == 1  # second run read the cached outputs
-    _distil(tmp_path / "c", synthetic_teacher, "--trainer.max_epochs=2", "--model.init_args.cache_teacher_outputs=false")
+    no_cache = "--model.init_args.cache_teacher_outputs=false"
+    _distil(tmp_path / "c", synthetic_teacher, "--trainer.max_epochs=2", no_cache)
     assert len(calls) == 2
 
 
