@@ -2,7 +2,8 @@
 
 Each seed ``s`` trains with ``--seed_everything s`` and, on datasets without an official
 split, the seeded 20/30-per-class split ``--data.split_seed s`` (the reference numbers
-are means over random splits too). Test accuracy is taken at the best validation epoch.
+are means over random splits too; see ``graphdistill.reporting.runs.seed_args``). Test
+accuracy is taken at the best validation epoch.
 
     python scripts/benchmark_teachers.py --root DATA_ROOT --seeds 5 \
         --out benchmarks/results/teachers.md
@@ -13,10 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from graphdistill.cli import run_fit
 from graphdistill.reporting import markdown_table, mean_std, run_header
+from graphdistill.reporting.runs import REPO, fit_seeded
 
-REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = {  # Shchur et al. 2018, random 20/30-per-class splits (shared/docs/methods.md)
     ("cora", "gcn"): "81.5 ± 1.3", ("cora", "gat"): "81.8 ± 1.3",
     ("citeseer", "gcn"): "71.9 ± 1.9", ("citeseer", "gat"): "71.4 ± 1.9",
@@ -41,11 +41,8 @@ def main() -> None:
         for model in args.models:
             accs, params = [], None
             for seed in range(args.seeds):
-                result = run_fit(
-                    "--config", str(REPO / "configs" / dataset / f"{model}.yaml"), f"--data.root={args.root}",
-                    f"--seed_everything={seed}", f"--data.split_seed={seed}",
-                    f"--trainer.default_root_dir={args.workdir}/{dataset}/{model}/seed{seed}", "--trainer.logger=false",
-                )
+                result = fit_seeded([f"{dataset}/{model}.yaml"], dataset, seed,
+                                    f"{args.workdir}/{dataset}/{model}/seed{seed}", root=args.root)
                 accs.append(result["test"])
                 params = result["parameters"]
                 print(f"{dataset} {model} seed {seed}: test {100 * result['test']:.2f}", flush=True)

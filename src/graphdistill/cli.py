@@ -21,6 +21,7 @@ from . import __version__
 from .data import NodeDataModule
 from .errors import GraphDistillError
 from .models import count_parameters
+from .reporting.timing import EpochTimer
 from .training.plain import NodeClassificationModule
 
 
@@ -94,7 +95,9 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
     ckpt = trainer.checkpoint_callback
     metric = module.metric_name
     best_score = getattr(ckpt, "best_model_score", None)
-    return {
+    timers = [cb for cb in trainer.callbacks if isinstance(cb, EpochTimer)]
+    teacher = getattr(module, "teacher", None)
+    summary = {
         "dataset": (module.data_fingerprint or {}).get("dataset"),
         "model": type(module.model).__name__,
         "parameters": count_parameters(module.model),
@@ -104,6 +107,12 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "test": test_metrics.get(f"test/{metric}"),
         "command": " ".join(sys.argv),
     }
+    if teacher is not None:
+        summary["teacher"] = {"path": str(teacher.path), "parameters": teacher.num_parameters,
+                              "model": teacher.spec["class_path"].rsplit(".", 1)[-1]}
+    if timers:
+        summary["timing"] = timers[0].summary()
+    return summary
 
 
 def format_summary(summary: dict[str, Any]) -> str:

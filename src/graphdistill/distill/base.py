@@ -92,6 +92,32 @@ class LayerPairComponent(DistillationComponent):
         return student.hiddens[self.student_layer], teacher.hiddens[self.teacher_layer]
 
 
+class ProjectedPairComponent(LayerPairComponent):
+    """A layer pair compared in a shared space: one trainable ``Linear → BN → ReLU`` head per
+    side maps each embedding to ``proj_dim``, so the two widths need not match.
+
+    Args:
+        proj_dim: width of the shared space.
+    """
+
+    def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", student_layer: int = -1,
+                 teacher_layer: int = -1, proj_dim: int = 256) -> None:
+        super().__init__(weight, nodes, student_layer, teacher_layer)
+        self.proj_dim = proj_dim
+
+    def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
+        super().bind(student_widths, teacher_widths, num_classes)
+        self.student_head = projection_head(self.student_width, self.proj_dim)
+        self.teacher_head = projection_head(self.teacher_width, self.proj_dim)
+
+    def project(self, student: ModelOutput, teacher: ModelOutput, nodes: Tensor) -> tuple[Tensor, Tensor]:
+        """L2-normalised projections of the selected nodes' embeddings, student and teacher."""
+        hs, ht = self.pair(student, teacher)
+        zs = nn.functional.normalize(self.student_head(hs[nodes]), dim=-1)
+        zt = nn.functional.normalize(self.teacher_head(ht[nodes]), dim=-1)
+        return zs, zt
+
+
 def _pick(widths: list[int], index: int, side: str, owner: str) -> int:
     if not widths:
         raise ConfigError(f"{owner}: the {side} has no hidden layer to align (it is a single layer); "

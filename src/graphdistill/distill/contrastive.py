@@ -8,11 +8,11 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from ..models import ModelOutput
-from .base import LayerPairComponent, NodeSet, projection_head
+from .base import NodeSet, ProjectedPairComponent
 from .structure import sample_nodes
 
 
-class ContrastiveDistiller(LayerPairComponent):
+class ContrastiveDistiller(ProjectedPairComponent):
     """Align student node embeddings with the teacher's, contrastively, in a shared space.
 
     Both embeddings go through a trainable head (``Linear → BN → ReLU`` to ``proj_dim``)
@@ -37,20 +37,12 @@ class ContrastiveDistiller(LayerPairComponent):
     def __init__(self, weight: float = 0.1, nodes: NodeSet = "all", student_layer: int = -1,
                  teacher_layer: int = -1, proj_dim: int = 256, temperature: float = 0.075,
                  max_nodes: int = 4096) -> None:
-        super().__init__(weight, nodes, student_layer, teacher_layer)
-        self.proj_dim = proj_dim
+        super().__init__(weight, nodes, student_layer, teacher_layer, proj_dim)
         self.temperature = temperature
         self.max_nodes = max_nodes
 
-    def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
-        super().bind(student_widths, teacher_widths, num_classes)
-        self.student_head = projection_head(self.student_width, self.proj_dim)
-        self.teacher_head = projection_head(self.teacher_width, self.proj_dim)
-
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         idx = sample_nodes(self.node_mask(batch), self.max_nodes)
-        hs, ht = self.pair(student, teacher)
-        zs = F.normalize(self.student_head(hs[idx]), dim=-1)
-        zt = F.normalize(self.teacher_head(ht[idx]), dim=-1)
+        zs, zt = self.project(student, teacher, idx)
         logits = zs @ zt.t() / self.temperature
         return F.cross_entropy(logits, torch.arange(idx.numel(), device=logits.device))

@@ -1,5 +1,6 @@
 """Results tables and run reports."""
 
 from .tables import MeanStd, markdown_table, mean_std, run_header
+from .timing import EpochTimer
 
-__all__ = ["MeanStd", "markdown_table", "mean_std", "run_header"]
+__all__ = ["EpochTimer", "MeanStd", "markdown_table", "mean_std", "run_header"]

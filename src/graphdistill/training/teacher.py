@@ -106,8 +106,9 @@ class FrozenTeacher:
             except Exception:  # noqa: BLE001 - a broken cache file is recomputed
                 path.unlink(missing_ok=True)
         self.model.to(device)
-        data = data.to(device)
-        out = self.model(data.x, data.edge_index if self.model.uses_graph else None).detach()
+        # tensors moved one by one: PyG's Data.to() would move the data module's graph in place
+        edge_index = data.edge_index.to(device) if self.model.uses_graph else None
+        out = self.model(data.x.to(device), edge_index).detach()
         self.model.cpu()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

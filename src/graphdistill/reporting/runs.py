@@ -1,0 +1,35 @@
+"""Running configs over seeds: the pieces the benchmark and reproduction scripts share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..cli import run_fit
+from ..data import dataset_info
+
+REPO = Path(__file__).resolve().parents[3]
+CONFIGS = REPO / "configs"
+
+
+def seed_args(dataset: str, seed: int) -> list[str]:
+    """Seed a run: ``--seed_everything seed`` and, on datasets without an official split, the
+    seeded per-class split ``--data.split_seed seed`` (so each seed is a new split too, as in
+    the published means over random splits; teacher and student of one seed share it)."""
+    args = [f"--seed_everything={seed}"]
+    if not dataset_info(dataset).has_split:
+        args.append(f"--data.split_seed={seed}")
+    return args
+
+
+def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path, *extra: str,
+               root: str | None = None) -> dict[str, Any]:
+    """``graphdistill fit`` with ``configs`` (paths relative to ``configs/``), seeded, logging off,
+    checkpoints under ``workdir``; returns the run's results."""
+    args: list[str] = []
+    for name in configs:
+        args += ["--config", str(CONFIGS / name)]
+    if root:
+        args.append(f"--data.root={root}")
+    return run_fit(*args, *seed_args(dataset, seed), f"--trainer.default_root_dir={workdir}",
+                   "--trainer.logger=false", *extra)
