@@ -8,6 +8,7 @@ methods read layers from that structure; nothing is reached through hooks.
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -189,7 +190,9 @@ class FeatureDropout(nn.Module):
         elif not self.sparse_output:
             return x
         if self.sparse_output:
-            return torch.sparse_csr_tensor(crow, cols, values, x.shape)
+            with warnings.catch_warnings():  # torch's one-time "sparse CSR support is in beta" notice
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.sparse_csr_tensor(crow, cols, values, x.shape, check_invariants=False)  # valid
         out = torch.zeros_like(x)
         out[rows, cols] = values
         return out
