@@ -20,8 +20,9 @@ class DistillationModule(NodeClassificationModule):
     The teacher is loaded from a checkpoint written by :class:`NodeClassificationModule`
     (its architecture comes from the checkpoint itself), frozen, and run once per run over
     the full graph in eval mode; its logits and hidden layers are then looked up by node id
-    every step. Every term is logged on its own: ``train/task``, ``train/<component>``
-    (unweighted) and ``train/loss`` (the weighted total).
+    every step. Every term is logged on its own: ``train/task`` (the cross-entropy, also
+    ``train/loss`` as in plain training), ``train/<component>`` (unweighted) and
+    ``train/total`` (the weighted sum that is minimised).
 
     The student checkpoint holds the student and the components' trainable parts (heads),
     never the teacher: it records the teacher's path and SHA-256, and resuming from it
