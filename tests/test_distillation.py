@@ -79,7 +79,8 @@ def test_student_checkpoint_records_teacher_without_its_weights(tmp_path, synthe
 def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_teacher):
     # G-CRD samples 400 of the 3000 nodes per step, so the random stream must resume exactly too.
     sampled = tmp_path / "sampled.yaml"
-    sampled.write_text(open(KD_GCRD).read().replace("max_nodes: 4096", "max_nodes: 400"))
+    sampled.write_text(open(KD_GCRD).read().replace("max_nodes: 1024", "max_nodes: 400"))
+    assert "max_nodes: 400" in sampled.read_text()
     common = ["--trainer.max_epochs=12", "--config", str(sampled)]
     straight = _distil(tmp_path / "straight", synthetic_teacher, *common)
     crash = ["--trainer.callbacks+=tests.test_distillation.CrashAtEpoch", "--trainer.callbacks.epoch=7"]

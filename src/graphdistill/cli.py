@@ -112,6 +112,9 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
                               "model": teacher.spec["class_path"].rsplit(".", 1)[-1]}
     if timers:
         summary["timing"] = timers[0].summary()
+    artifacts = {k: v for cb in trainer.callbacks if hasattr(cb, "artifacts") for k, v in cb.artifacts().items()}
+    if artifacts:
+        summary["artifacts"] = artifacts
     return summary
 
 

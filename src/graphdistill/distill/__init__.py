@@ -1,6 +1,7 @@
 """Distillation components: each an ``nn.Module`` with a ``weight``, injected into
 :class:`~graphdistill.training.DistillationModule` through ``components``."""
 
+from .attention import LayerAttentionDistiller
 from .base import DistillationComponent, LayerPairComponent
 from .contrastive import ContrastiveDistiller
 from .features import AttentionTransfer, FitNet
@@ -9,5 +10,5 @@ from .structure import GlobalStructurePreserving, LocalStructurePreserving
 
 __all__ = [
     "AttentionTransfer", "ContrastiveDistiller", "DistillationComponent", "FitNet",
-    "GlobalStructurePreserving", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
+    "GlobalStructurePreserving", "LayerAttentionDistiller", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
 ]

@@ -107,9 +107,10 @@ class GlobalStructurePreserving(_KernelComponent):
         return F.mse_loss(ks, kt)
 
 
-def sample_nodes(mask: Tensor, max_nodes: int) -> Tensor:
-    """Indices of the covered nodes, a uniform random subset of ``max_nodes`` if there are more."""
+def sample_nodes(mask: Tensor, max_nodes: int | None) -> Tensor:
+    """Indices of the covered nodes, a uniform random subset of ``max_nodes`` if there are more
+    (all of them when ``max_nodes`` is ``None``)."""
     idx = mask.nonzero().view(-1)
-    if idx.numel() > max_nodes:
+    if max_nodes is not None and idx.numel() > max_nodes:
         idx = idx[torch.randperm(idx.numel(), device=idx.device)[:max_nodes]]
     return idx

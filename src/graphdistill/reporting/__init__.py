@@ -1,6 +1,7 @@
 """Results tables and run reports."""
 
+from .attention import AttentionMapReport, draw_attention
 from .tables import MeanStd, markdown_table, mean_std, run_header
 from .timing import EpochTimer
 
-__all__ = ["EpochTimer", "MeanStd", "markdown_table", "mean_std", "run_header"]
+__all__ = ["AttentionMapReport", "EpochTimer", "draw_attention", "MeanStd", "markdown_table", "mean_std", "run_header"]
