@@ -46,11 +46,18 @@ def _unit(v):
     return [x / norm for x in v]
 
 
+def _standardized(rows):
+    n, d = len(rows), len(rows[0])
+    mean = [sum(r[k] for r in rows) / n for k in range(d)]
+    std = [math.sqrt(sum((r[k] - mean[k]) ** 2 for r in rows) / n + 1e-5) for k in range(d)]
+    return [[(r[k] - mean[k]) / std[k] for k in range(d)] for r in rows]
+
+
 def _sq_dist(a, b):
     return sum((x - y) ** 2 for x, y in zip(a, b))
 
 
-def _hand(c, hs, ht, axis="student", pooled=False, temperature=1.0, entropy_weight=0.0):
+def _hand(c, hs, ht, axis="student", pooled=False, temperature=1.0, entropy_weight=0.0, standardize=True):
     """ABKD's loss with plain Python loops, following methods.md."""
     L, M, d = len(ht), len(hs), c.dim
     q = [_apply(c.teacher_query[i], _mean_rows(ht[i].tolist())) for i in range(L)]
@@ -69,6 +76,8 @@ def _hand(c, hs, ht, axis="student", pooled=False, temperature=1.0, entropy_weig
                 A[i][j] = math.exp(score[i][j]) / z
     t = [[_apply(c.teacher_proj[i], row) for row in ht[i].tolist()] for i in range(L)]
     s = [[_apply(c.student_proj[j], row) for row in hs[j].tolist()] for j in range(M)]
+    if standardize and not pooled:
+        t, s = [_standardized(x) for x in t], [_standardized(x) for x in s]
     D = [[0.0] * M for _ in range(L)]
     for i in range(L):
         for j in range(M):
@@ -87,6 +96,7 @@ def _hand(c, hs, ht, axis="student", pooled=False, temperature=1.0, entropy_weig
     {"softmax_over": "teacher"},
     {"dissimilarity": "pooled"},
     {"temperature": 0.5, "entropy_weight": 0.3},
+    {"standardize": False},
 ])
 def test_abkd_loss_matches_hand_computation_on_2x3_layers(options):
     c = _component(**options)
@@ -95,7 +105,8 @@ def test_abkd_loss_matches_hand_computation_on_2x3_layers(options):
     loss = c(ModelOutput(torch.zeros(N, 2), hs), ModelOutput(torch.zeros(N, 2), ht), batch)
     expected, A = _hand(c, hs, ht, axis=options.get("softmax_over", "student"),
                         pooled=options.get("dissimilarity") == "pooled",
-                        temperature=options.get("temperature", 1.0), entropy_weight=options.get("entropy_weight", 0.0))
+                        temperature=options.get("temperature", 1.0), entropy_weight=options.get("entropy_weight", 0.0),
+                        standardize=options.get("standardize", True))
     assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
     torch.testing.assert_close(c.attention_map, torch.tensor(A), rtol=1e-5, atol=1e-6)
 

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch_geometric.nn import GCN2Conv
 
 from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, build_model
 from graphdistill.models.base import FeatureDropout
@@ -52,6 +53,21 @@ def test_spec_rebuilds_the_same_model(cls, kwargs):
     clone = build_model(model.spec()).eval()
     clone.load_state_dict(model.state_dict())
     torch.testing.assert_close(clone(x, ei).logits, model(x, ei).logits)
+
+
+@pytest.mark.parametrize("shared_weights", [True, False])
+def test_gcnii_layers_match_pyg_gcn2conv(shared_weights):
+    x, ei = _graph()
+    model = GCNII(12, 5, hidden_channels=8, num_layers=3, dropout=0.0, theta=0.6, shared_weights=shared_weights)
+    model.eval()
+    h = h0 = torch.relu(model.lin_in(x))
+    for i, layer in enumerate(model.convs):
+        ref = GCN2Conv(8, alpha=0.1, theta=0.6, layer=i + 1, shared_weights=shared_weights)
+        ref.weight1.data.copy_(layer.weight1)
+        if not shared_weights:
+            ref.weight2.data.copy_(layer.weight2)
+        h = torch.relu(ref(h, h0, ei))
+    torch.testing.assert_close(model(x, ei).logits, model.lin_out(h), rtol=1e-5, atol=1e-5)
 
 
 def test_deep_gcnii_runs_with_64_layers():

@@ -13,13 +13,14 @@ the last layer produces the logits (no norm, no activation).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCN2Conv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from .base import ModelOutput, NodeClassifier, NormType, make_norm
@@ -175,14 +176,21 @@ class GIN(StackedNodeClassifier):
 class GCNII(NodeClassifier):
     """GCNII (Chen et al., 2020): deep GCN with initial residual and identity mapping.
 
-    ``Linear(in, hidden) → num_layers × GCN2Conv → Linear(hidden, out)``. ``num_layers``
-    counts the ``GCN2Conv`` layers (2 to 64 and more). :attr:`ModelOutput.hiddens` holds
-    ``num_layers + 1`` entries: the input projection, then each convolution's output.
+    ``Linear(in, hidden) → num_layers × GCNIILayer → Linear(hidden, out)``. ``num_layers``
+    counts the GCNII layers (2 to 64 and more). :attr:`ModelOutput.hiddens` holds
+    ``num_layers + 1`` entries: the input projection, then each layer's output.
+
+    Built for depth on a CPU: the normalised adjacency ``D^-1/2 (A + I) D^-1/2`` and its
+    transpose are built once per forward as CSR matrices and shared by every layer (the
+    backward pass multiplies by the transpose instead of converting per layer), and hidden
+    dropout draws uniform numbers instead of Bernoulli samples (same distribution). On Cora
+    with 64 layers this makes a training step about 2× faster than PyG's ``GCN2Conv``.
 
     Args:
         alpha: strength of the initial residual.
         theta: ``lambda`` of the paper; layer ``l`` uses ``beta = log(theta / l + 1)``.
-        shared_weights: share the weight of the initial and the smoothed representation.
+        shared_weights: one weight for the smoothed and the initial representation (GCNII);
+            ``False`` gives each its own (GCNII*).
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 16,
@@ -192,10 +200,9 @@ class GCNII(NodeClassifier):
                          alpha=alpha, theta=theta, shared_weights=shared_weights)
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.convs = nn.ModuleList(
-            GCN2Conv(hidden_channels, alpha, theta, layer=i + 1, shared_weights=shared_weights, normalize=False)
+            GCNIILayer(hidden_channels, alpha, math.log(theta / (i + 1) + 1), shared_weights)
             for i in range(num_layers)
         )
-
         self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(num_layers))
         self.lin_out = nn.Linear(hidden_channels, out_channels)
 
@@ -206,29 +213,79 @@ class GCNII(NodeClassifier):
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:
         if edge_index is None:
             raise ValueError("GCNII needs edge_index.")
-        adj = self.normalized_adjacency(edge_index, x.size(0))
+        adj = normalized_adjacency(edge_index, x.size(0))
         x = x0 = F.relu(self.lin_in(self.input_dropout(x)))
-        x = F.dropout(x, self.dropout, self.training)
+        x = _dropout(x, self.dropout, self.training)
         hiddens = [x]
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(x, x0, adj)))
             if self.residual:
                 h = h + x
-            x = F.dropout(h, self.dropout, self.training)
+            x = _dropout(h, self.dropout, self.training)
             hiddens.append(x)
         logits = self.lin_out(x)
         return ModelOutput(logits, hiddens)
 
+
+class GCNIILayer(nn.Module):
+    """One GCNII layer: ``h = (1 − α)·Â x + α·x0``, output ``(1 − β)·h + β·h W`` (shared
+    weights), or ``(1 − α)·((1 − β)·Âx + β·Âx W1) + α·((1 − β)·x0 + β·x0 W2)`` (GCNII*)."""
+
+    def __init__(self, channels: int, alpha: float, beta: float, shared_weights: bool = True) -> None:
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+        self.weight1 = nn.Parameter(torch.empty(channels, channels))
+        self.weight2 = None if shared_weights else nn.Parameter(torch.empty(channels, channels))
+        for w in (self.weight1, self.weight2):
+            if w is not None:
+                nn.init.xavier_uniform_(w)
+
+    def forward(self, x: Tensor, x0: Tensor, adj: tuple[Tensor, Tensor]) -> Tensor:
+        ax = _SparseMatmul.apply(adj[0], adj[1], x)
+        a, b = self.alpha, self.beta
+        if self.weight2 is None:
+            h = (1 - a) * ax + a * x0
+            return torch.addmm(h, h, self.weight1, beta=1 - b, alpha=b)
+        return (1 - a) * torch.addmm(ax, ax, self.weight1, beta=1 - b, alpha=b) + a * torch.addmm(
+            x0, x0, self.weight2, beta=1 - b, alpha=b)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, beta={self.beta:.4f}, shared_weights={self.weight2 is None}"
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``A @ x`` whose backward uses a prebuilt ``Aᵀ`` (no per-call sparse transposition)."""
+
     @staticmethod
-    def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
-        """``D^-1/2 (A + I) D^-1/2`` as a CSR matrix (rows: targets), built once per forward and
-        shared by every layer: normalising in each of 32-64 layers made a Cora epoch 10× slower."""
-        index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
-        index = index.flip(0)  # rows are targets, as in PyG's adj_t
-        order = (index[0] * num_nodes + index[1]).argsort()
-        index, weight = index[:, order], weight[order]
-        crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=index.device)
-        crow[1:] = torch.bincount(index[0], minlength=num_nodes).cumsum(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
-            return torch.sparse_csr_tensor(crow, index[1], weight, (num_nodes, num_nodes), check_invariants=False)
+    def forward(ctx, a: Tensor, a_t: Tensor, x: Tensor) -> Tensor:
+        ctx.a_t = a_t
+        return a @ x
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, None, ctx.a_t @ grad
+
+
+def _dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout from uniform draws: ``x · 1[u ≥ p] / (1 − p)``; on CPU about twice as
+    fast as ``F.dropout``'s Bernoulli sampling, with the same distribution."""
+    if not training or p == 0.0:
+        return x
+    return x * (torch.rand_like(x) >= p) / (1.0 - p)
+
+
+def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``Â = D^-1/2 (A + I) D^-1/2`` (rows: targets, as PyG's ``adj_t``) and ``Âᵀ``, as CSR
+    matrices for ``Â @ x``."""
+    index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+    return _csr(index[1], index[0], weight, num_nodes), _csr(index[0], index[1], weight, num_nodes)
+
+
+def _csr(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> Tensor:
+    order = (rows * n + cols).argsort()
+    rows, cols, values = rows[order], cols[order], values[order]
+    crow = torch.zeros(n + 1, dtype=torch.long, device=rows.device)
+    crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, cols, values, (n, n), check_invariants=False)
