@@ -55,7 +55,8 @@ class AttentionMapReport(L.Callback):
             out_dir.mkdir(parents=True, exist_ok=True)
             png = out_dir / f"attention_{name}.png"
             draw_attention(a, png, title=f"{name}: attention (teacher layer × student layer), final epoch",
-                           annotate=a.numel() <= self.annotate_max_cells)
+                           annotate=a.numel() <= self.annotate_max_cells,
+                           last_is_logits=bool(getattr(component, "include_logits", False)))
             (out_dir / f"attention_{name}.json").write_text(json.dumps(
                 {"final": a.tolist(), "rows": "teacher layers", "columns": "student layers",
                  "history": self.history.get(name, [])}))
@@ -68,8 +69,10 @@ class AttentionMapReport(L.Callback):
         return {f"attention_{name}": path for name, path in self.paths.items()}
 
 
-def draw_attention(a: torch.Tensor, path: Path, title: str = "attention", annotate: bool = True) -> None:
-    """A teacher-layers × student-layers heatmap of ``a``, with the values in the cells."""
+def draw_attention(a: torch.Tensor, path: Path, title: str = "attention", annotate: bool = True,
+                   last_is_logits: bool = False) -> None:
+    """A teacher-layers × student-layers heatmap of ``a``, with the values in the cells (layers
+    numbered from 1; the last one labelled ``logits`` where it is the model's output)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,9 +83,13 @@ def draw_attention(a: torch.Tensor, path: Path, title: str = "attention", annota
     image = ax.imshow(a.numpy(), aspect="auto", cmap="viridis", vmin=0.0, vmax=max(float(a.max()), 1e-6))
     ax.set_xlabel("student layer")
     ax.set_ylabel("teacher layer")
-    ax.set_xticks(range(cols), [str(j + 1) for j in range(cols)])
+    def label(k: int, n: int) -> str:
+        return "logits" if last_is_logits and k == n - 1 else str(k + 1)
+
+    ax.set_xticks(range(cols), [label(j, cols) for j in range(cols)])
     step = max(1, rows // 20)
-    ax.set_yticks(range(0, rows, step), [str(i + 1) for i in range(0, rows, step)])
+    ticks = sorted({*range(0, rows, step), rows - 1})
+    ax.set_yticks(ticks, [label(i, rows) for i in ticks])
     ax.set_title(title, fontsize=9)
     if annotate:
         for i in range(rows):
