@@ -29,20 +29,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "distillation.md"))
     parser.add_argument("--workdir", default="runs/benchmark_distillation")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read back runs already finished in --workdir (continue an interrupted benchmark)")
     args = parser.parse_args()
 
     results: dict[tuple[str, str, str], list[dict]] = {}
     for dataset in args.datasets:
         for seed in range(args.seeds):
             work = Path(args.workdir) / dataset / f"seed{seed}"
-            teacher = fit_seeded([f"{dataset}/{args.teacher}.yaml"], dataset, seed, work / "teacher", root=args.root)
+            teacher = fit_seeded([f"{dataset}/{args.teacher}.yaml"], dataset, seed, work / "teacher", root=args.root,
+                                 reuse=args.reuse)
             results.setdefault((dataset, "teacher", args.teacher), []).append(teacher)
             for student in args.students:
                 base = [f"{dataset}/student_{student}.yaml"]
                 for method in ["alone", *args.methods]:
                     configs = base if method == "alone" else [*base, f"methods/{method}.yaml"]
                     extra = [] if method == "alone" else [f"--model.init_args.teacher={teacher['best_checkpoint']}"]
-                    run = fit_seeded(configs, dataset, seed, work / f"{student}_{method}", *extra, root=args.root)
+                    run = fit_seeded(configs, dataset, seed, work / f"{student}_{method}", *extra, root=args.root,
+                                     reuse=args.reuse)
                     results.setdefault((dataset, student, method), []).append(run)
                     print(f"{dataset} seed {seed} {student} {method}: {100 * run['test']:.2f}", flush=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,16 @@ def seed_args(dataset: str, seed: int) -> list[str]:
 
 
 def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path, *extra: str,
-               root: str | None = None) -> dict[str, Any]:
+               root: str | None = None, reuse: bool = False) -> dict[str, Any]:
     """``graphdistill fit`` with ``configs`` (paths relative to ``configs/``), seeded, logging off,
-    checkpoints under ``workdir``; returns the run's results."""
+    checkpoints and ``results.json`` under ``workdir``; returns the run's results.
+
+    With ``reuse``, a run whose ``workdir/results.json`` exists is not trained again: its
+    results are read back, so an interrupted benchmark continues where it stopped. Only use
+    it with the same workdir, configs and arguments as the interrupted command."""
+    finished = Path(workdir) / "results.json"
+    if reuse and finished.exists():
+        return json.loads(finished.read_text())
     args: list[str] = []
     for name in configs:
         args += ["--config", str(CONFIGS / name)]
