@@ -178,9 +178,7 @@ class FeatureDropout(nn.Module):
             self._key, self._csr = key, None
             rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
             if rows.numel() <= 0.25 * x.numel():
-                crow = torch.zeros(x.size(0) + 1, dtype=torch.long, device=x.device)
-                crow[1:] = torch.cumsum(torch.bincount(rows, minlength=x.size(0)), 0)
-                self._csr = (crow, cols, rows, x[rows, cols])
+                self._csr = (row_pointers(rows, x.size(0)), cols, rows, x[rows, cols])
         if self._csr is None:
             return nn.functional.dropout(x, self.p, self.training)
         crow, cols, rows, values = self._csr
@@ -190,9 +188,7 @@ class FeatureDropout(nn.Module):
         elif not self.sparse_output:
             return x
         if self.sparse_output:
-            with warnings.catch_warnings():  # torch's one-time "sparse CSR support is in beta" notice
-                warnings.simplefilter("ignore", UserWarning)
-                return torch.sparse_csr_tensor(crow, cols, values, x.shape, check_invariants=False)  # valid
+            return csr_tensor(crow, cols, values, x.shape)
         out = torch.zeros_like(x)
         out[rows, cols] = values
         return out
@@ -211,3 +207,18 @@ def build_model(spec: dict[str, Any]) -> NodeClassifier:
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters of any module."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def row_pointers(rows: Tensor, num_rows: int) -> Tensor:
+    """CSR row pointers (``crow_indices``) for row indices sorted in ascending order."""
+    crow = torch.zeros(num_rows + 1, dtype=torch.long, device=rows.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=num_rows), 0)
+    return crow
+
+
+def csr_tensor(crow: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """A sparse CSR tensor from valid parts, without torch's invariant check or its one-time
+    "sparse CSR support is in beta" warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)

@@ -14,7 +14,6 @@ the last layer produces the logits (no norm, no activation).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import torch
@@ -23,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-from .base import ModelOutput, NodeClassifier, NormType, make_norm
+from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers
 
 
 class StackedNodeClassifier(NodeClassifier):
@@ -284,8 +283,4 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Te
 def _csr(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> Tensor:
     order = (rows * n + cols).argsort()
     rows, cols, values = rows[order], cols[order], values[order]
-    crow = torch.zeros(n + 1, dtype=torch.long, device=rows.device)
-    crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(crow, cols, values, (n, n), check_invariants=False)
+    return csr_tensor(row_pointers(rows, n), cols, values, (n, n))
