@@ -43,3 +43,49 @@ def write_tiny_ogbn_arxiv(root: Path, num_nodes: int = 120, num_classes: int = 4
         _write_csv_gz(base / "split" / "time" / f"{name}.csv.gz", sorted(idx))
     (base / "RELEASE_v1.txt").write_text("tiny test dataset\n")
     return {"num_nodes": num_nodes, "num_features": x.size(1), "num_classes": num_classes, "split": split, "y": y}
+
+
+def write_tiny_ogbn_mag(root: Path, seed: int = 0) -> dict:
+    """``root/ogb/ogbn_mag``: a tiny heterogeneous graph in OGB's layout for ogbn-mag (papers
+    with features and labels; authors, institutions and fields of study without features;
+    the four ogbn-mag relations). A paper's label is carried by its features (weakly) and by
+    its field of study (each field belongs to one class), so the graph helps."""
+    g = torch.Generator().manual_seed(seed)
+    counts = {"author": 60, "field_of_study": 8, "institution": 5, "paper": 150}
+    num_classes, num_features = 4, 8
+    y = torch.randint(0, num_classes, (counts["paper"],), generator=g)
+    x = 0.6 * torch.nn.functional.one_hot(y, num_features).float() + torch.randn(counts["paper"], num_features,
+                                                                                 generator=g)
+    field_class = torch.arange(counts["field_of_study"]) % num_classes
+    papers = torch.arange(counts["paper"])
+    topic = torch.stack([papers, field_class.new_tensor(
+        [int((field_class == y[p]).nonzero()[torch.randint(0, 2, (1,), generator=g)]) for p in papers.tolist()])])
+    writes = torch.stack([torch.randint(0, counts["author"], (300,), generator=g),
+                          torch.randint(0, counts["paper"], (300,), generator=g)])
+    cites = torch.stack([torch.randint(0, counts["paper"], (400,), generator=g),
+                         torch.randint(0, counts["paper"], (400,), generator=g)])
+    affiliated = torch.stack([torch.arange(counts["author"]), torch.randint(0, counts["institution"],
+                                                                             (counts["author"],), generator=g)])
+    relations = {("author", "affiliated_with", "institution"): affiliated, ("author", "writes", "paper"): writes,
+                 ("paper", "cites", "paper"): cites, ("paper", "has_topic", "field_of_study"): topic}
+    base = root / "ogb" / "ogbn_mag"
+    raw = base / "raw"
+    types = sorted(counts)
+    _write_csv_gz(raw / "num-node-dict.csv.gz", [types, [counts[t] for t in types]])
+    _write_csv_gz(raw / "triplet-type-list.csv.gz", [list(r) for r in sorted(relations)])
+    for r, (triplet, ei) in enumerate(sorted(relations.items())):
+        folder = raw / "relations" / "___".join(triplet)
+        _write_csv_gz(folder / "edge.csv.gz", ei.t().tolist())
+        _write_csv_gz(folder / "num-edge-list.csv.gz", [ei.size(1)])
+        _write_csv_gz(folder / "edge_reltype.csv.gz", [r] * ei.size(1))
+    _write_csv_gz(raw / "node-feat" / "paper" / "node-feat.csv.gz", [[f"{v:.6f}" for v in row] for row in x.tolist()])
+    _write_csv_gz(raw / "node-feat" / "paper" / "node_year.csv.gz", [2010 + i % 10 for i in range(counts["paper"])])
+    _write_csv_gz(raw / "nodetype-has-label.csv.gz", [types, [t == "paper" for t in types]])
+    _write_csv_gz(raw / "node-label" / "paper" / "node-label.csv.gz", y.tolist())
+    perm = torch.randperm(counts["paper"], generator=g).tolist()
+    split = {"train": perm[:90], "valid": perm[90:120], "test": perm[120:]}
+    _write_csv_gz(base / "split" / "time" / "nodetype-has-split.csv.gz", [types, [t == "paper" for t in types]])
+    for name, idx in split.items():
+        _write_csv_gz(base / "split" / "time" / "paper" / f"{name}.csv.gz", sorted(idx))
+    (base / "RELEASE_v2.txt").write_text("tiny test dataset\n")
+    return {"counts": counts, "relations": relations, "y": y, "x": x, "split": split}

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from graphdistill.data import NodeDataModule
@@ -36,3 +37,52 @@ def test_fit_on_tiny_ogb_dataset_through_the_cli(tmp_path, fit):
                  "--trainer.max_epochs=30", "--model.init_args.model.init_args.hidden_channels=16")
     assert result["dataset"] == "ogbn-arxiv" and result["metric"] == "acc"
     assert result["test"] > 0.6  # features and graph both carry the class; chance is 0.25
+
+
+def test_tiny_ogbn_mag_loads_as_one_typed_graph(tmp_path):
+    from .ogb_fixture import write_tiny_ogbn_mag
+
+    written = write_tiny_ogbn_mag(tmp_path)
+    dm = NodeDataModule("ogbn-mag", root=str(tmp_path))
+    data = dm.data
+    # papers first, then the other types by name
+    assert torch.bincount(data.node_type).tolist() == [150, 60, 8, 5]
+    assert (dm.num_features, dm.num_classes) == (8, 349)
+    papers = data.node_type == 0
+    assert torch.equal(data.target_mask, papers)
+    assert torch.allclose(data.x[papers], written["x"], atol=1e-5) and not data.x[~papers].any()
+    assert torch.equal(data.y[papers], written["y"]) and bool((data.y[~papers] == -1).all())
+    assert sorted(data.train_mask.nonzero().view(-1).tolist()) == sorted(written["split"]["train"])
+    assert not (data.val_mask | data.test_mask)[~papers].any()
+    # four relations and their reverses; an author->paper edge keeps its endpoints' global ids
+    assert data.edge_type.max().item() == 7 and data.edge_index.size(1) == 2 * 910
+    writes = data.edge_index[:, data.edge_type == 1]  # relations sorted: affiliated, writes, cites, has_topic
+    expected = written["relations"][("author", "writes", "paper")]
+    assert torch.equal(writes, torch.stack([expected[0] + 150, expected[1]]))
+    assert torch.equal(data.edge_index[:, data.edge_type == 5], writes.flip(0))
+
+
+MAG_SMALL = ["--model.init_args.model.init_args.num_nodes_per_type=[150, 60, 8, 5]", "--data.num_workers=0",
+             "--data.batch_size=32", "--trainer.max_epochs=25"]
+
+
+def test_rgcn_teacher_and_student_on_tiny_ogbn_mag_with_sampling(tmp_path, fit):
+    """The seed papers' ogbn-mag setting (R-GCN 3x512 teacher, 2x32 student, sampled) at
+    toy widths: both learn (chance is 1/4 on the tiny labels), KD runs on the sampled typed
+    graph, and a model built for other node counts is a clear error."""
+    pytest.importorskip("torch_sparse", reason="neighbor sampling needs torch-sparse or pyg-lib")
+    from graphdistill.errors import ConfigError
+
+    from .ogb_fixture import write_tiny_ogbn_mag
+
+    write_tiny_ogbn_mag(tmp_path)
+    root = f"--data.root={tmp_path}"
+    teacher = fit("--config", config("ogbn-mag/rgcn.yaml"), root, *MAG_SMALL,
+                  "--model.init_args.model.init_args.hidden_channels=32")
+    assert teacher["model"] == "RGCN" and teacher["test"] > 0.5
+    student = fit("--config", config("ogbn-mag/student_rgcn.yaml"), "--config", config("methods/kd.yaml"), root,
+                  *MAG_SMALL, f"--model.init_args.teacher={teacher['best_checkpoint']}",
+                  "--model.init_args.model.init_args.hidden_channels=8")
+    assert student["test"] > 0.5
+    with pytest.raises(ConfigError, match=r"set num_nodes_per_type: \[150, 60, 8, 5\]"):
+        fit("--config", config("ogbn-mag/student_rgcn.yaml"), root, "--trainer.max_epochs=1")

@@ -95,10 +95,11 @@ class GraphDistillCLI(LightningCLI):
         summary = summarize_run(trainer, model, results[0] if results else {})
         self.results = summary
         _log_results(trainer, summary)
+        log_dir = trainer.log_dir  # a collective call under DDP: every rank must make it
         if trainer.is_global_zero:
             print(format_summary(summary), flush=True)
-            if trainer.log_dir:
-                path = Path(trainer.log_dir) / "results.json"
+            if log_dir:
+                path = Path(log_dir) / "results.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(summary, indent=2))
                 print(f"Results written to {path}", flush=True)

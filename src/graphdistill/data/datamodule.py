@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 from torchmetrics import Metric
@@ -22,6 +23,17 @@ from .synthetic import CSBMConfig, make_csbm
 
 def _single(batch: list[Data]) -> Data:
     return batch[0]
+
+
+def require_neighbor_sampling() -> None:
+    """Fail with the install command if PyG has no neighbor-sampling backend."""
+    import torch_geometric.typing as pyg_typing
+
+    if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):
+        raise ConfigError(
+            "loader: neighbor needs a neighbor-sampling backend for PyTorch Geometric. Install pyg-lib where "
+            "your platform has wheels (pip install pyg-lib -f https://data.pyg.org/whl/torch-<version>+<cuda>.html) "
+            "or build torch-sparse: pip install --no-build-isolation torch-scatter torch-sparse.")
 
 
 class NodeDataModule(L.LightningDataModule):
@@ -50,6 +62,23 @@ class NodeDataModule(L.LightningDataModule):
             Amazon Photo, row-normalising the bag-of-words counts made a 2-layer GCN
             underfit in 200 epochs (seed 0: 78.7 % test vs 90.4 % without).
         synthetic: parameters of the ``synthetic`` dataset.
+        loader: ``full`` (every training step sees the whole graph) or ``neighbor``
+            (mini-batches of seed nodes with sampled neighbourhoods, PyG's
+            ``NeighborLoader``; needs ``pyg-lib`` or ``torch-sparse``). Under ``neighbor``,
+            validation, test and the teacher's outputs use layer-wise full-neighbourhood
+            inference (:meth:`NodeClassifier.inference`) on the whole graph instead.
+        num_neighbors: fan-out per layer for ``neighbor`` (``-1``: every neighbour), outermost
+            hop last; give at least one per layer of the trained model.
+        batch_size: seed nodes per training batch for ``neighbor``.
+        num_workers: sampling worker processes for ``neighbor`` (0: sample in the training
+            process).
+        train_seeds: the seed nodes of the training batches under ``neighbor``: ``train``
+            (the labelled training nodes), ``all`` (every node: distillation losses with
+            ``nodes: all`` cover unlabelled nodes too) or ``auto`` (``all`` when the
+            training module asks for unlabelled nodes, as distillation does, else
+            ``train``).
+        inference_batch_size: target nodes per chunk of layer-wise inference under
+            ``neighbor`` (memory grows with it; the result does not change).
     """
 
     def __init__(
@@ -63,9 +92,34 @@ class NodeDataModule(L.LightningDataModule):
         val_per_class: int = 30,
         normalize_features: bool | None = None,
         synthetic: CSBMConfig | None = None,
+        loader: Literal["full", "neighbor"] = "full",
+        num_neighbors: list[int] | None = None,
+        batch_size: int = 1024,
+        num_workers: int = 0,
+        train_seeds: Literal["auto", "train", "all"] = "auto",
+        inference_batch_size: int = 16384,
     ) -> None:
         super().__init__()
         self.info: DatasetInfo = dataset_info(dataset)  # fails fast on an unknown name
+        if loader not in ("full", "neighbor"):
+            raise ConfigError(f"Unknown loader {loader!r}: use 'full' (whole graph per step) or 'neighbor' "
+                              "(neighbor-sampled mini-batches).")
+        if train_seeds not in ("auto", "train", "all"):
+            raise ConfigError(f"train_seeds must be 'auto', 'train' or 'all', got {train_seeds!r}.")
+        num_neighbors = list(num_neighbors) if num_neighbors is not None else [15, 10]
+        if loader == "neighbor":
+            if not num_neighbors or any(k == 0 or k < -1 for k in num_neighbors):
+                raise ConfigError(f"num_neighbors must list one fan-out per layer, each >= 1 or -1 (all "
+                                  f"neighbours), got {num_neighbors}.")
+            if batch_size < 1 or inference_batch_size < 1:
+                raise ConfigError("batch_size and inference_batch_size must be >= 1.")
+            require_neighbor_sampling()
+        self.loader = loader
+        self.num_neighbors = num_neighbors
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.train_seeds = train_seeds
+        self.inference_batch_size = inference_batch_size
         if split == "public" and not self.info.has_split:
             raise ConfigError(f"Dataset {self.info.name!r} ships no official split: use split 'random' or 'auto'.")
         self.root = Path(root).expanduser() if root else default_root()
@@ -150,14 +204,46 @@ class NodeDataModule(L.LightningDataModule):
         return self.split == "public" or (self.split == "auto" and self.info.has_split)
 
     # ------------------------------------------------------------------ loaders
+    @property
+    def sampled(self) -> bool:
+        """Whether training batches are neighbor-sampled subgraphs."""
+        return self.loader == "neighbor"
+
+    @property
+    def inference_chunk(self) -> int | None:
+        """Targets per chunk of layer-wise inference; ``None`` (``loader: full``): one
+        forward pass over the whole graph."""
+        return self.inference_batch_size if self.sampled else None
+
     def prepare_data(self) -> None:
         self.data  # noqa: B018  (load / process once before any worker starts)
 
     def _full_graph_loader(self) -> DataLoader:
         return DataLoader([self.data], batch_size=1, collate_fn=_single)
 
+    def seed_nodes(self) -> Tensor:
+        """Global ids of the seed nodes of the training batches under ``neighbor``."""
+        seeds = self.train_seeds
+        if seeds == "auto":
+            module = self.trainer.lightning_module if self.trainer is not None else None
+            seeds = "all" if getattr(module, "uses_unlabelled_nodes", False) else "train"
+        if seeds == "all":  # every node of the classified type (all nodes but on typed graphs)
+            target = getattr(self.data, "target_mask", None)
+            return torch.arange(self.num_nodes) if target is None else target.nonzero().view(-1)
+        return self.data.train_mask.nonzero().view(-1)
+
     def train_dataloader(self) -> DataLoader:
-        return self._full_graph_loader()
+        if not self.sampled:
+            return self._full_graph_loader()
+        from torch_geometric.loader import NeighborLoader
+
+        # Under DDP, Lightning swaps the shuffling sampler for a DistributedSampler over
+        # the seed nodes, so each rank draws its own share of seeds every epoch.
+        return NeighborLoader(
+            self.data, num_neighbors=self.num_neighbors, input_nodes=self.seed_nodes(),
+            batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._full_graph_loader()

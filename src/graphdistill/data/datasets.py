@@ -53,6 +53,8 @@ class DatasetInfo:
             return [f"amazon_electronics_{self.pyg_name.lower()}.npz"]
         if self.family == "coauthor":
             return [f"ms_academic_{'cs' if self.pyg_name == 'CS' else 'phy'}.npz"]
+        if self.name == "ogbn-mag":  # heterogeneous: per-type and per-relation folders
+            return ["num-node-dict.csv.gz", "triplet-type-list.csv.gz", "nodetype-has-label.csv.gz"]
         if self.family == "ogb":
             feats = [] if self.name == "ogbn-proteins" else ["node-feat.csv.gz"]
             return ["edge.csv.gz", *feats, "node-label.csv.gz", "num-node-list.csv.gz", "num-edge-list.csv.gz"]
@@ -73,6 +75,7 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("ogbn-arxiv", "ogb", "ogbn-arxiv", has_split=True),
         DatasetInfo("ogbn-products", "ogb", "ogbn-products", has_split=True),
         DatasetInfo("ogbn-proteins", "ogb", "ogbn-proteins", has_split=True, metric="rocauc"),
+        DatasetInfo("ogbn-mag", "ogb", "ogbn-mag", has_split=True),
     ]
 }
 
@@ -188,6 +191,8 @@ def _load_ogb(info: DatasetInfo, family_root: Path) -> LoadedGraph:
     with _trusted_torch_load():
         ds = PygNodePropPredDataset(info.pyg_name, root=str(family_root))
         split = ds.get_idx_split()
+    if ds.is_hetero:
+        return LoadedGraph(flatten_heterograph(ds[0], split, target="paper"), int(ds.num_classes), info)
     data = ds[0]
     n = data.num_nodes
     if info.metric == "rocauc":
@@ -226,3 +231,43 @@ class _trusted_torch_load:
 
     def __exit__(self, *exc) -> None:
         torch.load = self._orig
+
+
+def flatten_heterograph(hetero: Data, split: dict, target: str) -> Data:
+    """OGB's heterogeneous graph (``x_dict``, ``edge_index_dict``, ``num_nodes_dict``,
+    ``y_dict``) as one typed node and edge list for relational models (R-GCN).
+
+    Node types are ordered ``target`` first, then the others by name; ``node_type`` and
+    ``type_index`` (the index within the type) say where each node came from. ``x`` holds
+    the target type's features and zeros elsewhere (featureless types get learnable
+    embeddings in the model). Every relation ``r`` also gets its reverse as relation
+    ``R + r``, so messages flow both ways (as in OGB's R-GCN baseline). Labels and split
+    masks exist for the target type only; ``y`` is ``-1`` elsewhere, and ``target_mask``
+    marks the target nodes (distillation losses cover those only).
+    """
+    counts = {t: int(n) for t, n in hetero.num_nodes_dict.items()}
+    types = [target, *sorted(t for t in counts if t != target)]
+    offsets, total = {}, 0
+    for t in types:
+        offsets[t], total = total, total + counts[t]
+    features = hetero.x_dict[target]
+    x = torch.zeros(total, features.size(1), dtype=torch.float)
+    x[: counts[target]] = features.float()
+    node_type = torch.cat([torch.full((counts[t],), i, dtype=torch.long) for i, t in enumerate(types)])
+    type_index = torch.cat([torch.arange(counts[t]) for t in types])
+    relations = sorted(hetero.edge_index_dict)
+    edges, edge_types = [], []
+    for r, (src_type, _, dst_type) in enumerate(relations):
+        ei = hetero.edge_index_dict[(src_type, _, dst_type)]
+        forward = torch.stack([ei[0] + offsets[src_type], ei[1] + offsets[dst_type]])
+        edges += [forward, forward.flip(0)]
+        edge_types += [torch.full((ei.size(1),), r), torch.full((ei.size(1),), len(relations) + r)]
+    y = torch.full((total,), -1, dtype=torch.long)
+    y[: counts[target]] = hetero.y_dict[target].view(-1)
+    data = Data(x=x, edge_index=torch.cat(edges, 1), y=y, num_nodes=total, node_type=node_type,
+                type_index=type_index, edge_type=torch.cat(edge_types))
+    data.train_mask = index_to_mask(torch.as_tensor(split["train"][target]), total)
+    data.val_mask = index_to_mask(torch.as_tensor(split["valid"][target]), total)
+    data.test_mask = index_to_mask(torch.as_tensor(split["test"][target]), total)
+    data.target_mask = node_type == 0
+    return data

@@ -51,14 +51,17 @@ class DistillationComponent(nn.Module):
         Called once by the distillation module; the default has nothing to create."""
 
     def node_mask(self, batch: Data) -> Tensor:
-        """Boolean mask over the batch's nodes that this loss covers."""
+        """Boolean mask over the batch's nodes that this loss covers: the seed nodes (all
+        nodes of a full-graph batch), the labelled ones with ``nodes: train``, and on a typed
+        graph (ogbn-mag) only nodes of the classified type."""
         n = batch.num_nodes
         mask = torch.zeros(n, dtype=torch.bool, device=batch.y.device)
         size = getattr(batch, "batch_size", None)
         mask[: int(size) if size is not None else n] = True
         if self.nodes == "train":
             mask &= batch.train_mask
-        return mask
+        target = getattr(batch, "target_mask", None)  # typed graphs: the classified type only
+        return mask & target if target is not None else mask
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:  # pragma: no cover
         raise NotImplementedError

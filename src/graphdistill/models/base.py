@@ -123,6 +123,33 @@ class NodeClassifier(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def inputs(self, data: Any, device: torch.device | None = None) -> dict[str, Tensor | None]:
+        """The keyword arguments of :meth:`forward` and :meth:`inference` taken from a graph or
+        batch (``x`` and, for graph models, ``edge_index``; typed models add their type
+        vectors), moved to ``device`` if given (one tensor at a time: ``Data.to`` would move
+        the data module's graph in place)."""
+        found = {"x": data.x, "edge_index": data.edge_index if self.uses_graph else None}
+        found.update({name: data[name] for name in self.graph_attributes})
+        if device is None:
+            return found
+        return {k: v.to(device) if v is not None else None for k, v in found.items()}
+
+    #: further node or edge attributes of the graph that :meth:`forward` takes by name
+    graph_attributes: tuple[str, ...] = ()
+
+    def check_graph(self, data: Any) -> None:
+        """Fail with a clear error if this model cannot run on ``data`` (default: it can)."""
+
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor | None = None, batch_size: int | None = None,
+                  **graph: Tensor) -> ModelOutput:
+        """Every node's outputs with its full neighbourhood, as :meth:`forward` in eval mode
+        gives them, computed layer by layer in chunks of ``batch_size`` target nodes (see
+        :mod:`graphdistill.models.layerwise`); ``None`` runs :meth:`forward` on the whole graph.
+        Call it in eval mode. This default runs :meth:`forward`: right for models whose
+        forward pass already holds no more than a few ``[num_nodes, width]`` tensors."""
+        return self(x, edge_index, **graph)
+
     @property
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

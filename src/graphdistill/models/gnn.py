@@ -1,4 +1,4 @@
-"""GCN, GraphSAGE, GAT, GIN, GCNII and MLP node classifiers on PyG layers.
+"""GCN, GraphSAGE, GAT, GIN, R-GCN, GCNII and MLP node classifiers on PyG layers.
 
 All share one forward contract (:class:`~graphdistill.models.base.ModelOutput`). The
 stacked models follow one pattern, per hidden layer ``i``::
@@ -19,10 +19,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn import GATConv, GCNConv, GINConv, RGCNConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import scatter
 
+from ..errors import ConfigError
 from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers
+from .layerwise import TargetChunk, TargetChunks
 
 
 class StackedNodeClassifier(NodeClassifier):
@@ -51,22 +54,70 @@ class StackedNodeClassifier(NodeClassifier):
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:  # pragma: no cover
         raise NotImplementedError
 
-    def apply_layer(self, layer: nn.Module, x: Tensor, edge_index: Tensor | None) -> Tensor:
+    def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
+                    edge_attr: Tensor | None = None) -> Tensor:
+        """One layer on ``x`` (or a bipartite ``(sources, targets)`` pair); ``edge_attr`` is
+        what :meth:`edge_attribute` gives (``None`` but for typed models)."""
         return layer(x, edge_index)
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:
+    def encode(self, x: Tensor, **graph: Tensor) -> Tensor:
+        """The input of the first layer (the node features; typed models add embeddings)."""
+        return x
+
+    def edge_attribute(self, **graph: Tensor) -> Tensor | None:
+        """A per-edge tensor every layer takes (``None``; R-GCN's relation types)."""
+        return None
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None, **graph: Tensor) -> ModelOutput:
         if self.uses_graph and edge_index is None:
             raise ValueError(f"{type(self).__name__} needs edge_index.")
+        edge_attr = self.edge_attribute(**graph)
         hiddens: list[Tensor] = []
-        x = self.input_dropout(x)
+        x = self.input_dropout(self.encode(x, **graph))
         for i, layer in enumerate(self.layers[:-1]):
-            h = F.relu(self.norms[i](self.apply_layer(layer, x, edge_index)))
+            h = F.relu(self.norms[i](self.apply_layer(layer, x, edge_index, edge_attr)))
             if self.residual and h.shape == x.shape:
                 h = h + x
             x = F.dropout(h, self.dropout, self.training)
             hiddens.append(x)
-        logits = self.apply_layer(self.layers[-1], x, edge_index)
+        logits = self.apply_layer(self.layers[-1], x, edge_index, edge_attr)
         return ModelOutput(logits, hiddens)
+
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor | None = None, batch_size: int | None = None,
+                  **graph: Tensor) -> ModelOutput:
+        if batch_size is None or batch_size >= x.size(0):
+            return self(x, edge_index, **graph)
+        if self.uses_graph and edge_index is None:
+            raise ValueError(f"{type(self).__name__} needs edge_index.")
+        chunks = None
+        if self.uses_graph:
+            edges, attr = self.inference_edges(edge_index, x.size(0), **graph)
+            chunks = TargetChunks(edges, x.size(0), batch_size, edge_attr=attr)
+        hiddens: list[Tensor] = []
+        x = self.encode(x.to_dense() if x.layout != torch.strided else x, **graph)
+        for i, layer in enumerate(self.layers):
+            if chunks is None:
+                out = torch.cat([layer(x[s:s + batch_size]) for s in range(0, x.size(0), batch_size)])
+            else:
+                out = torch.cat([self.apply_layer_to_chunk(layer, x, chunk) for chunk in chunks])
+            if i == len(self.layers) - 1:
+                return ModelOutput(out, hiddens)
+            h = F.relu(self.norms[i](out))
+            x = h + x if self.residual and h.shape == x.shape else h
+            hiddens.append(x)
+        raise AssertionError("unreachable")
+
+    def inference_edges(self, edge_index: Tensor, num_nodes: int, **graph: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(edge_index, edge_attr)`` that :meth:`apply_layer_to_chunk` reads: the graph and
+        :meth:`edge_attribute` (GCN gives its normalisation weights instead)."""
+        return edge_index, self.edge_attribute(**graph)
+
+    def apply_layer_to_chunk(self, layer: nn.Module, x: Tensor, chunk: TargetChunk) -> Tensor:
+        """The layer's output for the chunk's targets, as a bipartite layer: sources
+        ``x[chunk.nodes]``, targets ``x[chunk.start:chunk.stop]`` (SAGE, GAT, GIN, R-GCN)."""
+        return self.apply_layer(layer, (x[chunk.nodes], x[chunk.start:chunk.stop]), chunk.edge_index,
+                                chunk.edge_attr)
 
 
 class MLP(StackedNodeClassifier):
@@ -77,7 +128,8 @@ class MLP(StackedNodeClassifier):
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return nn.Linear(in_channels, out_channels)
 
-    def apply_layer(self, layer: nn.Module, x: Tensor, edge_index: Tensor | None) -> Tensor:
+    def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
+                    edge_attr: Tensor | None = None) -> Tensor:
         return layer(x)
 
 
@@ -97,6 +149,19 @@ class GCN(StackedNodeClassifier):
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return GCNConv(in_channels, out_channels, cached=self._cached)
+
+    def inference_edges(self, edge_index: Tensor, num_nodes: int, **graph: Tensor) -> tuple[Tensor, Tensor | None]:
+        # the whole graph's normalisation (with self-loops), as GCNConv computes it
+        index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+        return index, weight
+
+    def apply_layer_to_chunk(self, layer: nn.Module, x: Tensor, chunk: TargetChunk) -> Tensor:
+        # GCNConv takes no bipartite input: Â[targets, :] (x W) + b, with the full graph's Â
+        xw = layer.lin(x[chunk.nodes])
+        src, dst = chunk.edge_index
+        out = scatter(chunk.edge_attr.unsqueeze(-1) * xw[src], dst, dim=0, dim_size=chunk.num_targets,
+                      reduce="sum")
+        return out + layer.bias if layer.bias is not None else out
 
 
 class GraphSAGE(StackedNodeClassifier):
@@ -170,6 +235,75 @@ class GIN(StackedNodeClassifier):
             nn.Linear(in_channels, self.hidden_channels), nn.ReLU(), nn.Linear(self.hidden_channels, out_channels)
         )
         return GINConv(mlp, train_eps=self._train_eps)
+
+
+class RGCN(StackedNodeClassifier):
+    """Relational GCN (Schlichtkrull et al., 2018) on a typed graph, PyG's ``RGCNConv``:
+    one weight per relation plus a root weight, neighbours averaged per relation.
+
+    The graph is a heterogeneous graph flattened to one node and edge list, as the data
+    module builds it for ``ogbn-mag``: node type 0 is the type being classified and the only
+    one with features (``x``); every other type ``t`` gets a learnable embedding per node,
+    ``Embedding(num_nodes_per_type[t], in_channels)``, looked up by the node's index within
+    its type. The graph carries ``node_type``, ``type_index`` (index within the type) and
+    ``edge_type`` (relation id); sampled batches carry the same vectors for their nodes.
+
+    Args:
+        num_relations: relation types, reverse relations included (8 on ogbn-mag).
+        num_nodes_per_type: nodes of each type, the featured type first (on ogbn-mag:
+            papers, authors, fields of study, institutions).
+        num_bases: basis decomposition of the relation weights (``None``: one full weight
+            per relation).
+    """
+
+    sparse_input = False  # the first layer's input mixes features and embeddings
+    graph_attributes = ("node_type", "type_index", "edge_type")
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 num_relations: int = 1, num_nodes_per_type: list[int] | None = None,
+                 num_bases: int | None = None) -> None:
+        num_nodes_per_type = list(num_nodes_per_type or [])
+        if num_relations < 1:
+            raise ValueError(f"RGCN: num_relations must be >= 1, got {num_relations}.")
+        self._num_relations, self._num_bases = num_relations, num_bases
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         num_relations=num_relations, num_nodes_per_type=num_nodes_per_type, num_bases=num_bases)
+        self.embeddings = nn.ModuleList(nn.Embedding(n, in_channels) for n in num_nodes_per_type[1:])
+        for embedding in self.embeddings:
+            nn.init.xavier_uniform_(embedding.weight)
+
+    def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return RGCNConv(in_channels, out_channels, self._num_relations, num_bases=self._num_bases, aggr="mean")
+
+    def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
+                    edge_attr: Tensor | None = None) -> Tensor:
+        return layer(x, edge_index, edge_attr)
+
+    def encode(self, x: Tensor, **graph: Tensor) -> Tensor:
+        node_type, type_index = graph["node_type"], graph["type_index"]
+        h = torch.where((node_type == 0).unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
+        for t, embedding in enumerate(self.embeddings, start=1):
+            rows = (node_type == t).nonzero().view(-1)
+            h = h.index_put((rows,), embedding(type_index[rows]))
+        return h
+
+    def edge_attribute(self, **graph: Tensor) -> Tensor | None:
+        return graph["edge_type"]
+
+    def check_graph(self, data) -> None:
+        missing = [a for a in self.graph_attributes if a not in data]
+        if missing:
+            raise ConfigError(f"RGCN needs a typed graph (node_type, type_index, edge_type; missing: "
+                              f"{', '.join(missing)}): use it on ogbn-mag, or a homogeneous model elsewhere.")
+        counts = torch.bincount(data.node_type).tolist()
+        expected = self.init_args["num_nodes_per_type"]
+        relations = int(data.edge_type.max()) + 1 if data.edge_type.numel() else 0
+        if counts != expected or relations > self._num_relations:
+            raise ConfigError(
+                f"RGCN was built for {expected} nodes per type and {self._num_relations} relations, but the graph "
+                f"has {counts} and {relations}: set num_nodes_per_type: {counts} and num_relations: {relations} "
+                "in the model's init_args.")
 
 
 class GCNII(NodeClassifier):

@@ -12,7 +12,7 @@ from ..distill.adversarial import AdversarialComponent
 from ..distill.base import DistillationComponent
 from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
-from .plain import CHECKPOINT_KEY, NodeClassificationModule
+from .plain import CHECKPOINT_KEY, NodeClassificationModule, num_seeds
 from .teacher import FrozenTeacher
 
 
@@ -91,13 +91,32 @@ class DistillationModule(NodeClassificationModule):
         super().setup(stage)
         self.teacher.check_data(self.data_fingerprint or {})
 
+    @property
+    def uses_unlabelled_nodes(self) -> bool:  # type: ignore[override]
+        """Whether a component covers unlabelled nodes (``nodes: all``): the data module then
+        seeds sampled training batches at every node (``train_seeds: auto``)."""
+        return any(c.nodes == "all" for c in self.components)
+
     def on_fit_start(self) -> None:
         self._ensure_teacher_outputs()
 
     def _ensure_teacher_outputs(self) -> ModelOutput:
+        """The teacher's outputs for every node, computed once per run (layer-wise under
+        neighbor sampling). Under DDP only local rank 0 of each machine runs the teacher; it
+        writes the on-disk cache (used under DDP even with ``cache_teacher_outputs: false``)
+        and the other ranks wait for it and read it."""
         if self.teacher_outputs is None or self.teacher_outputs.logits.device != self.device:
-            data = self.trainer.datamodule.data
-            self.teacher_outputs = self.teacher.outputs(data, self.device, use_cache=self.cache_teacher_outputs)
+            trainer = self.trainer
+            data = trainer.datamodule.data
+            distributed = trainer.world_size > 1
+            kwargs = dict(use_cache=self.cache_teacher_outputs or distributed, batch_size=self.inference_batch_size)
+            if distributed and trainer.local_rank != 0:
+                trainer.strategy.barrier("graphdistill-teacher-outputs")
+                self.teacher_outputs = self.teacher.outputs(data, self.device, **kwargs)
+            else:
+                self.teacher_outputs = self.teacher.outputs(data, self.device, **kwargs)
+                if distributed:
+                    trainer.strategy.barrier("graphdistill-teacher-outputs")
         return self.teacher_outputs
 
     # ------------------------------------------------------------------ optimization
@@ -130,9 +149,9 @@ class DistillationModule(NodeClassificationModule):
                 opt.zero_grad()
                 self.manual_backward(loss)
                 opt.step()
-            self.log(f"train/disc/{name}", loss, batch_size=batch.num_nodes)
+            self.log(f"train/disc/{name}", loss, batch_size=num_seeds(batch))
             for part, value in component.parts.items():
-                self.log(f"train/disc/{name}/{part}", value, batch_size=batch.num_nodes)
+                self.log(f"train/disc/{name}/{part}", value, batch_size=num_seeds(batch))
         if step % self.g_critic:
             return None
         with self.toggled_optimizer(student_opt):
@@ -146,8 +165,8 @@ class DistillationModule(NodeClassificationModule):
     def teacher_batch(self, batch: Data) -> ModelOutput:
         """The teacher's outputs for the batch's nodes (by global id)."""
         outputs = self._ensure_teacher_outputs()
-        if batch.num_nodes == outputs.logits.size(0):
-            return outputs
+        if getattr(batch, "batch_size", None) is None and batch.num_nodes == outputs.logits.size(0):
+            return outputs  # the whole graph
         return outputs[batch.n_id]
 
     def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
@@ -159,11 +178,11 @@ class DistillationModule(NodeClassificationModule):
         self.check_finite(terms)
         total = sum(weights[name] * term for name, term in terms.items())
         for name, term in terms.items():
-            self.log(f"train/{name}", term, batch_size=batch.num_nodes)
+            self.log(f"train/{name}", term, batch_size=num_seeds(batch))
         for name, component in self.adversarial:
             for part, value in component.parts.items():
-                self.log(f"train/{name}/{part}", value, batch_size=batch.num_nodes)
-        self.log("train/total", total, batch_size=batch.num_nodes)
+                self.log(f"train/{name}/{part}", value, batch_size=num_seeds(batch))
+        self.log("train/total", total, batch_size=num_seeds(batch))
         return total
 
     # ------------------------------------------------------------------ checkpoints

@@ -235,7 +235,7 @@ class OnlineDistillationModule(NodeClassificationModule):
 
     # ------------------------------------------------------------------ training
     def group_forward(self, batch: Data) -> list[ModelOutput]:
-        return [s(batch.x, batch.edge_index if s.uses_graph else None) for s in self.students]
+        return [s(**s.inputs(batch)) for s in self.students]
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
         if getattr(batch, "batch_size", None) is not None:

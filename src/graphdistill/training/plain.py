@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..errors import NonFiniteLossError
+from ..errors import ConfigError, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
 
 CHECKPOINT_KEY = "graphdistill"
@@ -28,6 +28,12 @@ def seed_nodes(batch: Data) -> slice:
     first), every node of a full-graph batch."""
     size = getattr(batch, "batch_size", None)
     return slice(0, int(size)) if size is not None else slice(None)
+
+
+def num_seeds(batch: Data) -> int:
+    """Number of seed nodes of a batch (the nodes its losses average over)."""
+    size = getattr(batch, "batch_size", None)
+    return int(size) if size is not None else int(batch.num_nodes)
 
 
 class NodeClassificationModule(L.LightningModule):
@@ -58,7 +64,12 @@ class NodeClassificationModule(L.LightningModule):
         self.metric_name = "acc"
         self.multilabel = False
         self.data_fingerprint: dict[str, Any] | None = None
+        self.inference_batch_size: int | None = None
         self.metrics = nn.ModuleDict()
+
+    #: whether training batches should be seeded at unlabelled nodes too (read by the data
+    #: module's ``train_seeds: auto``); plain training learns from labelled nodes only
+    uses_unlabelled_nodes: bool = False
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
@@ -68,9 +79,19 @@ class NodeClassificationModule(L.LightningModule):
         self.metric_name = datamodule.metric_name
         self.multilabel = datamodule.multilabel
         self.data_fingerprint = datamodule.fingerprint()
+        self.inference_batch_size = datamodule.inference_chunk
+        if getattr(datamodule, "sampled", False):
+            for model in self.trained_models():
+                check_sampling(model, datamodule.num_neighbors)
+        for model in self.trained_models():
+            model.check_graph(datamodule.data)
         if not len(self.metrics):
             for split in ("train", "val", "test"):
                 self.metrics[f"{split}_metric"] = datamodule.make_metric()
+
+    def trained_models(self) -> list[NodeClassifier]:
+        """The networks this module trains (one here; several in online distillation)."""
+        return [self.model]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.trainable_parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -80,7 +101,7 @@ class NodeClassificationModule(L.LightningModule):
 
     # ------------------------------------------------------------------ steps
     def forward(self, batch: Data) -> ModelOutput:
-        return self.model(batch.x, batch.edge_index if self.model.uses_graph else None)
+        return self.model(**self.model.inputs(batch))
 
     def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
         if self.multilabel:
@@ -139,12 +160,17 @@ class NodeClassificationModule(L.LightningModule):
         mask[seed_nodes(batch)] = batch.train_mask[seed_nodes(batch)]
         return mask
 
+    def evaluation_outputs(self, batch: Data) -> ModelOutput:
+        """The model's outputs for evaluation: a forward pass, or layer-wise
+        full-neighbourhood inference under neighbor sampling (``inference_batch_size``)."""
+        return self.model.inference(**self.model.inputs(batch), batch_size=self.inference_batch_size)
+
     def _evaluate(self, batch: Data, split: str) -> None:
-        out = self(batch)
+        out = self.evaluation_outputs(batch)
         seeds = seed_nodes(batch)
         mask = getattr(batch, f"{split}_mask")[seeds]
         logits, target = out.logits[seeds][mask], batch.y[seeds][mask]
-        self.log(f"{split}/loss", self.task_loss(logits, target), batch_size=int(mask.sum()))
+        self.log(f"{split}/loss", self.task_loss(logits, target), batch_size=int(mask.sum()), sync_dist=True)
         self.log_metric(split, logits, target)
 
     def log_metric(self, split: str, logits: Tensor, target: Tensor) -> None:
@@ -160,7 +186,7 @@ class NodeClassificationModule(L.LightningModule):
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: Data, batch_idx: int) -> Tensor:
-        return self(batch).logits[seed_nodes(batch)]
+        return self.evaluation_outputs(batch).logits[seed_nodes(batch)]
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -179,6 +205,20 @@ class NodeClassificationModule(L.LightningModule):
         states = (checkpoint.get(CHECKPOINT_KEY) or {}).get("rng")
         if states:
             set_rng_states(states)
+
+
+def check_sampling(model: NodeClassifier, num_neighbors: list[int]) -> None:
+    """Fail early where a model cannot train on neighbor-sampled batches as configured."""
+    if not model.uses_graph:
+        return
+    if getattr(model, "_cached", False):
+        raise ConfigError(f"{type(model).__name__} with cached: true caches one graph's normalisation, but "
+                          "loader: neighbor gives a new subgraph every step: set cached: false.")
+    if len(num_neighbors) < model.num_layers:
+        raise ConfigError(
+            f"num_neighbors {num_neighbors} samples {len(num_neighbors)} hop(s) but {type(model).__name__} has "
+            f"{model.num_layers} message-passing layers: give one fan-out per layer (e.g. --data.num_neighbors "
+            f"'{[10] * model.num_layers}').")
 
 
 def rng_states() -> dict[str, Any]:

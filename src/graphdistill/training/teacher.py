@@ -92,8 +92,11 @@ class FrozenTeacher:
                 "parameters": self.num_parameters}
 
     @torch.no_grad()
-    def outputs(self, data: Data, device: torch.device, use_cache: bool = True) -> ModelOutput:
-        """Logits and every hidden layer for every node, from one full-graph pass in eval mode.
+    def outputs(self, data: Data, device: torch.device, use_cache: bool = True,
+                batch_size: int | None = None) -> ModelOutput:
+        """Logits and every hidden layer for every node, in eval mode: one full-graph pass, or
+        layer-wise inference in chunks of ``batch_size`` target nodes
+        (:meth:`NodeClassifier.inference`; same result, bounded memory).
 
         With ``use_cache``, the result is stored under ``<cache>/teacher_outputs`` keyed by the
         teacher checkpoint's hash and the data fingerprint, and later runs load it instead of
@@ -107,9 +110,7 @@ class FrozenTeacher:
             except Exception:  # noqa: BLE001 - a broken cache file is recomputed
                 path.unlink(missing_ok=True)
         self.model.to(device)
-        # tensors moved one by one: PyG's Data.to() would move the data module's graph in place
-        edge_index = data.edge_index.to(device) if self.model.uses_graph else None
-        out = self.model(data.x.to(device), edge_index).detach()
+        out = self.model.inference(**self.model.inputs(data, device), batch_size=batch_size).detach()
         self.model.cpu()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
