@@ -6,6 +6,7 @@ from torch_geometric.data import Data
 
 from graphdistill.data import NodeDataModule
 from graphdistill.data.synthetic import CSBMConfig, make_csbm
+from graphdistill.distill import LogitKD
 from graphdistill.errors import ConfigError
 from graphdistill.models import GAT, GCN, GIN, MLP, GraphSAGE
 from graphdistill.models.layerwise import TargetChunks
@@ -97,7 +98,7 @@ def test_teacher_rows_are_looked_up_by_global_id(tmp_path):
     teacher = run_fit("--config", config("synthetic/student_gcn.yaml"), "--trainer.max_epochs=3",
                       f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false")["best_checkpoint"]
     dm = NodeDataModule(loader="neighbor", num_neighbors=[5, 5], batch_size=32, train_seeds="all")
-    module = DistillationModule(MLP(32, 5, 16), teacher)
+    module = DistillationModule(MLP(32, 5, 16), teacher, components=[LogitKD()])
     full = module.teacher.outputs(dm.data, torch.device("cpu"), use_cache=False)
     module.teacher_outputs = full
     batch = next(iter(dm.train_dataloader()))
@@ -105,6 +106,7 @@ def test_teacher_rows_are_looked_up_by_global_id(tmp_path):
     assert torch.equal(rows.logits, full.logits[batch.n_id])
     assert torch.equal(rows.hiddens[0], full.hiddens[0][batch.n_id])
     assert module.uses_unlabelled_nodes and not NodeClassificationModule(MLP(32, 5)).uses_unlabelled_nodes
+    assert not DistillationModule(MLP(32, 5, 16), teacher, components=[LogitKD(nodes="train")]).uses_unlabelled_nodes
     # layer-wise teacher outputs (what the module computes under sampling) are the same
     chunked = module.teacher.outputs(dm.data, torch.device("cpu"), use_cache=False, batch_size=50)
     torch.testing.assert_close(chunked.logits, full.logits, rtol=1e-5, atol=1e-5)
@@ -171,6 +173,17 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert one["best_checkpoint"].rsplit("/", 1)[-1] == two["best_checkpoint"].rsplit("/", 1)[-1]
     # the teacher ran once and shared its outputs through the on-disk cache
     assert len(list((cache / "teacher_outputs").glob("*.pt"))) == 1
+
+
+@needs_sampling
+def test_ddp_ranks_share_the_seed_nodes_of_sampled_training(tmp_path):
+    """Under DDP each rank draws its own half of the seeds every epoch (Lightning's
+    DistributedSampler over the NeighborLoader's seed nodes): 100 labelled nodes, 50 a rank."""
+    timer = '--trainer.callbacks+={"class_path": "graphdistill.reporting.EpochTimer", "init_args": {"warmup": 0}}'
+    two, _ = _fit_process(tmp_path, "two", 2, "--config", config("synthetic/student_gcn.yaml"), "--config", NEIGHBOR,
+                          "--data.batch_size=16", "--trainer.max_epochs=10", timer)
+    assert two["timing"]["seeds_last_epoch"] == 50
+    assert two["test"] > 0.6  # chance is 0.2
 
 
 def test_only_local_rank_zero_runs_the_teacher_under_ddp(tmp_path, monkeypatch):

@@ -186,8 +186,8 @@ class FeatureDropout(nn.Module):
     With ``sparse_output`` (for first layers that take sparse input: ``Linear``,
     ``GCNConv``, ``GATConv``) the result is a sparse CSR matrix, also in eval mode, which
     makes the first layer's matrix product sparse (on Coauthor CS, forward and backward
-    of the first GCN layer 3x faster than with the dense matrix). Dense inputs (over 25 % non-zero) and inputs that
-    require grad go through ``F.dropout`` unchanged.
+    of the first GCN layer 3x faster than with the dense matrix). Dense inputs (over 25 % non-zero), inputs that
+    require grad and tensors made under ``torch.inference_mode`` go through ``F.dropout`` unchanged.
     """
 
     def __init__(self, p: float, sparse_output: bool = False) -> None:
@@ -198,7 +198,7 @@ class FeatureDropout(nn.Module):
         self._csr: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.requires_grad or x.dim() != 2 or x.layout != torch.strided:
+        if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.is_inference():
             return nn.functional.dropout(x, self.p, self.training)
         key = (x.data_ptr(), tuple(x.shape), x._version, x.device)
         if key != self._key:

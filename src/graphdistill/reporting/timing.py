@@ -16,8 +16,9 @@ class EpochTimer(L.Callback):
     whole epoch (training plus validation) and of every validation, and counts the seed
     nodes each training epoch covers. ``summary()`` gives medians, skipping the first
     ``warmup`` epochs (allocation, caches), the training throughput in seed nodes per
-    second, and ``setup_s``: from the start of fit to the first training step (for
-    distillation, mostly the teacher's pass over the graph)."""
+    second (of this process: under DDP, of one rank), and ``setup_s``: from the start of
+    fit to the first training step (for distillation, mostly the teacher's pass over the
+    graph)."""
 
     def __init__(self, warmup: int = 2) -> None:
         self.warmup = warmup
@@ -61,4 +62,5 @@ class EpochTimer(L.Callback):
                 "epoch_s_median": statistics.median(whole) if whole else None,
                 "val_s_median": statistics.median(val) if val else None,
                 "seeds_per_s": sum(seeds) / sum(train) if train and sum(train) > 0 else None,
+                "seeds_last_epoch": self.seeds[-1] if self.seeds else None,
                 "setup_s": self.setup_s}

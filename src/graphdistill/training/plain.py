@@ -115,9 +115,13 @@ class NodeClassificationModule(L.LightningModule):
         """Task loss on the labelled training nodes (logged), extended by
         :meth:`distillation_loss`."""
         mask = self.train_nodes(batch)
-        loss = self.task_loss(out.logits[mask], batch.y[mask])
-        self.log_metric("train", out.logits[mask], batch.y[mask])
-        self.log("train/loss", loss, batch_size=int(mask.sum()))
+        labelled = int(mask.sum())
+        if labelled:
+            loss = self.task_loss(out.logits[mask], batch.y[mask])
+            self.log_metric("train", out.logits[mask], batch.y[mask])
+            self.log("train/loss", loss, batch_size=labelled)
+        else:  # a sampled batch seeded at unlabelled nodes only: no task term this step
+            loss = out.logits.sum() * 0.0
         return self.distillation_loss(out, batch, loss)
 
     def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
