@@ -212,3 +212,31 @@ def test_only_local_rank_zero_runs_the_teacher_under_ddp(tmp_path, monkeypatch):
     rank1 = make(1)._ensure_teacher_outputs()
     assert events == ["teacher on rank 0", "barrier on rank 0", "barrier on rank 1"]
     assert torch.equal(rank0.logits, rank1.logits)
+
+
+@needs_sampling
+def test_killed_sampled_run_resumes_to_the_same_result(tmp_path):
+    """The sampler's shuffling and neighbour draws come from the checkpointed random streams,
+    so a sampled distillation run killed mid-way ends exactly where the straight run does."""
+    from graphdistill.cli import run_fit
+
+    teacher = run_fit("--config", config("synthetic/student_gcn.yaml"), "--trainer.max_epochs=5",
+                      f"--trainer.default_root_dir={tmp_path / 't'}", "--trainer.logger=false")["best_checkpoint"]
+
+    def distil(name, *extra):
+        return run_fit("--config", config("synthetic/student_gcn.yaml"), "--config", config("methods/kd_gcrd.yaml"),
+                       "--config", NEIGHBOR, "--data.batch_size=500", f"--model.init_args.teacher={teacher}",
+                       "--trainer.max_epochs=6", f"--trainer.default_root_dir={tmp_path / name}",
+                       "--trainer.logger=false", *extra)
+
+    straight = distil("straight")
+    crash = ["--trainer.callbacks+=tests.test_distillation.CrashAtEpoch", "--trainer.callbacks.epoch=3"]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        distil("killed", *crash)
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    resumed = distil("killed", f"--ckpt_path={last}")
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    b = torch.load(last, weights_only=True)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert resumed["best_val"] == straight["best_val"] and resumed["test"] == straight["test"]
