@@ -83,9 +83,12 @@ def test_sampled_batches_put_seeds_first_with_global_ids():
 
 
 @needs_sampling
-def test_too_few_fanouts_and_cached_gcn_are_clear_errors(fit):
+def test_too_few_fanouts_cached_gcn_and_sampled_oad_are_clear_errors(fit):
     with pytest.raises(ConfigError, match="one fan-out per layer"):
         fit("--config", config("synthetic/gcn.yaml"), "--config", NEIGHBOR, "--trainer.max_epochs=1")
+    with pytest.raises(ConfigError, match="OnlineDistillationModule trains full-batch"):
+        fit("--config", config("synthetic/student_gcn.yaml"), "--config", config("methods/oad.yaml"), "--config",
+            NEIGHBOR, "--trainer.max_epochs=1")
     with pytest.raises(ConfigError, match="cached: false"):
         fit("--config", config("synthetic/student_gcn.yaml"), "--config", NEIGHBOR, "--trainer.max_epochs=1",
             "--model.init_args.model.init_args.cached=true")
@@ -122,15 +125,15 @@ def test_every_method_trains_on_sampled_batches(tmp_path, method):
     teacher = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=20",
                       f"--trainer.default_root_dir={tmp_path / 't'}", "--trainer.logger=false")
     seeds: list[int] = []
-    original = NodeDataModule.seed_nodes
-    NodeDataModule.seed_nodes = lambda self: seeds.append(len(s := original(self))) or s
+    original = NodeDataModule.training_seeds
+    NodeDataModule.training_seeds = lambda self: seeds.append(len(s := original(self))) or s
     try:
         result = run_fit("--config", config("synthetic/student_gcn.yaml"), "--config", config(f"methods/{method}.yaml"),
                          "--config", NEIGHBOR, f"--model.init_args.teacher={teacher['best_checkpoint']}",
                          "--trainer.max_epochs=4", "--data.batch_size=512",
                          f"--trainer.default_root_dir={tmp_path / 's'}", "--trainer.logger=false")
     finally:
-        NodeDataModule.seed_nodes = original
+        NodeDataModule.training_seeds = original
     assert seeds and seeds[0] == 3000  # every node of the synthetic graph
     assert result["test"] > 0.6  # chance is 0.2; the teacher reaches about 0.85
 

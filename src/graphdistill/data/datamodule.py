@@ -221,7 +221,7 @@ class NodeDataModule(L.LightningDataModule):
     def _full_graph_loader(self) -> DataLoader:
         return DataLoader([self.data], batch_size=1, collate_fn=_single)
 
-    def seed_nodes(self) -> Tensor:
+    def training_seeds(self) -> Tensor:
         """Global ids of the seed nodes of the training batches under ``neighbor``."""
         seeds = self.train_seeds
         if seeds == "auto":
@@ -240,7 +240,7 @@ class NodeDataModule(L.LightningDataModule):
         # Under DDP, Lightning swaps the shuffling sampler for a DistributedSampler over
         # the seed nodes, so each rank draws its own share of seeds every epoch.
         return NeighborLoader(
-            self.data, num_neighbors=self.num_neighbors, input_nodes=self.seed_nodes(),
+            self.data, num_neighbors=self.num_neighbors, input_nodes=self.training_seeds(),
             batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -227,6 +227,9 @@ class OnlineDistillationModule(NodeClassificationModule):
         return [*(f"s{k}" for k in range(self.num_students)), "ensemble"]
 
     def setup(self, stage: str) -> None:
+        if getattr(self.trainer.datamodule, "sampled", False):
+            raise ConfigError("OnlineDistillationModule trains full-batch (its discriminators are GNNs over the "
+                              "whole graph): use --data.loader full.")
         super().setup(stage)
         for split in ("train", "val", "test"):
             for key in self._keys:
@@ -234,13 +237,13 @@ class OnlineDistillationModule(NodeClassificationModule):
                     self.metrics[f"{split}_{key}"] = self.trainer.datamodule.make_metric()
 
     # ------------------------------------------------------------------ training
+    def trained_models(self) -> list[NodeClassifier]:
+        return self.students
+
     def group_forward(self, batch: Data) -> list[ModelOutput]:
         return [s(**s.inputs(batch)) for s in self.students]
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
-        if getattr(batch, "batch_size", None) is not None:
-            raise ConfigError("OnlineDistillationModule trains full-batch (its discriminators are GNNs over the "
-                              "whole graph): use the data module without neighbor sampling.")
         student_opt, *discriminator_opts = self.optimizers()
         outs = self.group_forward(batch)
         mask = self.train_nodes(batch)
