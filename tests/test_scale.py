@@ -42,16 +42,18 @@ def test_target_chunks_hold_each_in_edge_once_with_targets_first(graph):
     assert torch.equal(key(seen), key(graph.edge_index))
 
 
+@pytest.mark.parametrize("features", ["dense", "sparse"])
 @pytest.mark.parametrize("cls,kwargs", [(GCN, {}), (GraphSAGE, {}), (GAT, {"heads": 4}), (GIN, {}), (MLP, {})])
-def test_layerwise_inference_equals_the_full_forward_pass(graph, cls, kwargs):
+def test_layerwise_inference_equals_the_full_forward_pass(graph, cls, kwargs, features):
     torch.manual_seed(0)
+    x = graph.x if features == "dense" else graph.x * (torch.rand_like(graph.x) < 0.05)  # bag-of-words-like
     model = cls(32, 5, hidden_channels=16, num_layers=3, norm="batch", residual=True, **kwargs)
     model.train()
-    model(graph.x, graph.edge_index)  # a training step moves the batch-norm statistics off their init
+    model(x, graph.edge_index)  # a training step moves the batch-norm statistics off their init
     model.eval()
     with torch.no_grad():
-        full = model(graph.x, graph.edge_index)
-    chunked = model.inference(graph.x, graph.edge_index, batch_size=37)
+        full = model(x, graph.edge_index)
+    chunked = model.inference(x, graph.edge_index, batch_size=37)
     assert len(chunked.hiddens) == len(full.hiddens) == 2
     for a, b in zip([full.logits, *full.hiddens], [chunked.logits, *chunked.hiddens]):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
@@ -80,6 +82,21 @@ def test_sampled_batches_put_seeds_first_with_global_ids():
     n = dm.num_nodes
     graph_edges = set((dm.data.edge_index[0] * n + dm.data.edge_index[1]).tolist())
     assert set((b.n_id[b.edge_index[0]] * n + b.n_id[b.edge_index[1]]).tolist()) <= graph_edges
+
+
+@needs_sampling
+def test_sparse_features_reach_sampled_batches_as_csr_rows(tmp_path):
+    """Bag-of-words features are not copied densely per batch: each batch gets its rows of a
+    sparse CSR matrix, equal to the dense rows."""
+    dm = NodeDataModule(loader="neighbor", num_neighbors=[4, 4], batch_size=50, train_seeds="all")
+    dm.data.x = dm.data.x * (torch.rand_like(dm.data.x) < 0.05)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.x.layout == torch.sparse_csr
+    assert torch.equal(batch.x.to_dense(), dm.data.x[batch.n_id])
+    model = GCN(32, 5, 16).eval()
+    dense = batch.clone()
+    dense.x = batch.x.to_dense()
+    torch.testing.assert_close(model(**model.inputs(batch)).logits, model(**model.inputs(dense)).logits)
 
 
 @needs_sampling

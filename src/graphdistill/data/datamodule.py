@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from torch_geometric.data import Data
 from torchmetrics import Metric
 
 from ..errors import ConfigError
+from ..models.base import take_rows, to_csr
 from .datasets import DatasetInfo, dataset_info, default_root, load_graph
 from .metrics import make_metric
 from .splits import per_class_split
@@ -23,6 +25,17 @@ from .synthetic import CSBMConfig, make_csbm
 
 def _single(batch: list[Data]) -> Data:
     return batch[0]
+
+
+class _FeatureRows:
+    """Batch transform: ``batch.x`` = the batch nodes' rows of a sparse CSR feature matrix."""
+
+    def __init__(self, features: Tensor) -> None:
+        self.features = features
+
+    def __call__(self, batch: Data) -> Data:
+        batch.x = take_rows(self.features, batch.n_id)
+        return batch
 
 
 def require_neighbor_sampling() -> None:
@@ -237,13 +250,30 @@ class NodeDataModule(L.LightningDataModule):
             return self._full_graph_loader()
         from torch_geometric.loader import NeighborLoader
 
+        graph, transform = self.data, None
+        if self.sparse_features is not None:
+            # sparse features (bag of words): the sampler copies everything but x; each batch
+            # gets its feature rows as a sparse CSR matrix, moving only the non-zeros
+            graph = copy.copy(self.data)
+            del graph.x
+            graph.num_nodes = self.num_nodes
+            transform = _FeatureRows(self.sparse_features)
         # Under DDP, Lightning swaps the shuffling sampler for a DistributedSampler over
         # the seed nodes, so each rank draws its own share of seeds every epoch.
         return NeighborLoader(
-            self.data, num_neighbors=self.num_neighbors, input_nodes=self.training_seeds(),
+            graph, num_neighbors=self.num_neighbors, input_nodes=self.training_seeds(),
             batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.num_workers > 0, transform=transform,
         )
+
+    @cached_property
+    def sparse_features(self) -> Tensor | None:
+        """The node features as a sparse CSR matrix where at most a quarter of the entries are
+        non-zero (the bag-of-words datasets), else ``None``."""
+        x = self.data.x
+        if int(torch.count_nonzero(x)) > 0.25 * x.numel():
+            return None
+        return to_csr(x)
 
     def val_dataloader(self) -> DataLoader:
         return self._full_graph_loader()

@@ -187,7 +187,9 @@ class FeatureDropout(nn.Module):
     ``GCNConv``, ``GATConv``) the result is a sparse CSR matrix, also in eval mode, which
     makes the first layer's matrix product sparse (on Coauthor CS, forward and backward
     of the first GCN layer 3x faster than with the dense matrix). Dense inputs (over 25 % non-zero), inputs that
-    require grad and tensors made under ``torch.inference_mode`` go through ``F.dropout`` unchanged.
+    require grad and tensors made under ``torch.inference_mode`` go through ``F.dropout`` unchanged. A sparse CSR
+    input (the feature rows of a neighbor-sampled batch, see :func:`take_rows`) has its
+    values dropped out directly.
     """
 
     def __init__(self, p: float, sparse_output: bool = False) -> None:
@@ -198,6 +200,12 @@ class FeatureDropout(nn.Module):
         self._csr: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.layout == torch.sparse_csr:  # rows of a sparse feature matrix (a neighbor-sampled batch)
+            values = x.values()
+            if self.training and self.p > 0.0:
+                values = values * (torch.rand(values.numel(), device=x.device) >= self.p) / (1.0 - self.p)
+            out = csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
+            return out if self.sparse_output else out.to_dense()
         if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.is_inference():
             return nn.functional.dropout(x, self.p, self.training)
         key = (x.data_ptr(), tuple(x.shape), x._version, x.device)
@@ -249,3 +257,28 @@ def csr_tensor(crow: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, ...
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)
+
+
+def take_rows(x: Tensor, index: Tensor) -> Tensor:
+    """Rows ``index`` of a dense matrix, or of a sparse CSR matrix as a CSR matrix (torch
+    has no row indexing for CSR). Gathering the rows of a sparse bag-of-words matrix this
+    way moves only its non-zeros: on Coauthor CS (6,805 features) a dense gather of a
+    sampled batch's 14,000 rows took 0.5 s, most of a training step."""
+    if x.layout != torch.sparse_csr:
+        return x[index]
+    crow, cols, values = x.crow_indices(), x.col_indices(), x.values()
+    starts, counts = crow[index], crow[index + 1] - crow[index]
+    new_crow = torch.zeros(index.numel() + 1, dtype=crow.dtype, device=crow.device)
+    new_crow[1:] = torch.cumsum(counts, 0)
+    total = int(new_crow[-1])
+    # position of every kept non-zero in the source: its row's start plus its rank in the row
+    offsets = torch.arange(total, device=crow.device) - torch.repeat_interleave(new_crow[:-1], counts,
+                                                                                output_size=total)
+    source = torch.repeat_interleave(starts, counts, output_size=total) + offsets
+    return csr_tensor(new_crow, cols[source], values[source], (index.numel(), x.size(1)))
+
+
+def to_csr(x: Tensor) -> Tensor:
+    """A dense matrix as a sparse CSR matrix."""
+    rows, cols = x.nonzero(as_tuple=True)
+    return csr_tensor(row_pointers(rows, x.size(0)), cols, x[rows, cols], tuple(x.shape))

@@ -24,7 +24,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import scatter
 
 from ..errors import ConfigError
-from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers
+from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers, take_rows
 from .layerwise import TargetChunk, TargetChunks
 
 
@@ -95,18 +95,21 @@ class StackedNodeClassifier(NodeClassifier):
             edges, attr = self.inference_edges(edge_index, x.size(0), **graph)
             chunks = TargetChunks(edges, x.size(0), batch_size, edge_attr=attr)
         hiddens: list[Tensor] = []
-        x = self.encode(x.to_dense() if x.layout != torch.strided else x, **graph)
+        x = self.input_dropout(self.encode(x, **graph))  # eval: sparse features stay a CSR matrix
         for i, layer in enumerate(self.layers):
-            if chunks is None:
-                out = torch.cat([layer(x[s:s + batch_size]) for s in range(0, x.size(0), batch_size)])
-            else:
-                out = torch.cat([self.apply_layer_to_chunk(layer, x, chunk) for chunk in chunks])
+            out = self.apply_layer(layer, x, None) if chunks is None else self.layer_inference(layer, x, chunks)
             if i == len(self.layers) - 1:
                 return ModelOutput(out, hiddens)
             h = F.relu(self.norms[i](out))
-            x = h + x if self.residual and h.shape == x.shape else h
+            if self.residual and h.shape == x.shape:
+                h = h + (x.to_dense() if x.layout != torch.strided else x)
+            x = h
             hiddens.append(x)
         raise AssertionError("unreachable")
+
+    def layer_inference(self, layer: nn.Module, x: Tensor, chunks: TargetChunks) -> Tensor:
+        """One layer's output for every node, a chunk of targets at a time."""
+        return torch.cat([self.apply_layer_to_chunk(layer, x, chunk) for chunk in chunks])
 
     def inference_edges(self, edge_index: Tensor, num_nodes: int, **graph: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(edge_index, edge_attr)`` that :meth:`apply_layer_to_chunk` reads: the graph and
@@ -116,8 +119,8 @@ class StackedNodeClassifier(NodeClassifier):
     def apply_layer_to_chunk(self, layer: nn.Module, x: Tensor, chunk: TargetChunk) -> Tensor:
         """The layer's output for the chunk's targets, as a bipartite layer: sources
         ``x[chunk.nodes]``, targets ``x[chunk.start:chunk.stop]`` (SAGE, GAT, GIN, R-GCN)."""
-        return self.apply_layer(layer, (x[chunk.nodes], x[chunk.start:chunk.stop]), chunk.edge_index,
-                                chunk.edge_attr)
+        targets = take_rows(x, chunk.nodes[:chunk.num_targets])
+        return self.apply_layer(layer, (take_rows(x, chunk.nodes), targets), chunk.edge_index, chunk.edge_attr)
 
 
 class MLP(StackedNodeClassifier):
@@ -155,12 +158,16 @@ class GCN(StackedNodeClassifier):
         index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
         return index, weight
 
-    def apply_layer_to_chunk(self, layer: nn.Module, x: Tensor, chunk: TargetChunk) -> Tensor:
-        # GCNConv takes no bipartite input: Â[targets, :] (x W) + b, with the full graph's Â
-        xw = layer.lin(x[chunk.nodes])
-        src, dst = chunk.edge_index
-        out = scatter(chunk.edge_attr.unsqueeze(-1) * xw[src], dst, dim=0, dim_size=chunk.num_targets,
-                      reduce="sum")
+    def layer_inference(self, layer: nn.Module, x: Tensor, chunks: TargetChunks) -> Tensor:
+        # GCNConv takes no bipartite input: Â[targets, :] (x W) + b with the whole graph's Â;
+        # x W once for every node (a sparse product for sparse features), then chunk by chunk
+        xw = layer.lin(x)
+        parts = []
+        for chunk in chunks:
+            src, dst = chunk.edge_index
+            parts.append(scatter(chunk.edge_attr.unsqueeze(-1) * xw[chunk.nodes[src]], dst, dim=0,
+                                 dim_size=chunk.num_targets, reduce="sum"))
+        out = torch.cat(parts)
         return out + layer.bias if layer.bias is not None else out
 
 
