@@ -289,6 +289,7 @@ class RGCN(StackedNodeClassifier):
 
     def encode(self, x: Tensor, **graph: Tensor) -> Tensor:
         node_type, type_index = graph["node_type"], graph["type_index"]
+        x = x.to_dense() if x.layout != torch.strided else x
         h = torch.where((node_type == 0).unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
         for t, embedding in enumerate(self.embeddings, start=1):
             rows = (node_type == t).nonzero().view(-1)
