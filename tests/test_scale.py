@@ -260,3 +260,17 @@ def test_killed_sampled_run_resumes_to_the_same_result(tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     assert resumed["best_val"] == straight["best_val"] and resumed["test"] == straight["test"]
+
+
+@pytest.mark.parametrize("name", ["gpu", "ddp", "multinode"])
+def test_trainer_configs_parse(name, capsys):
+    """The GPU/DDP/multi-node trainer configs compose with a run config (checked without
+    GPUs: --print_config parses and validates every key, then exits)."""
+    from graphdistill.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", config("ogbn-mag/student_rgcn.yaml"), "--config", config(f"trainer/{name}.yaml"),
+              "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "accelerator: gpu" in printed and "loader: neighbor" in printed
