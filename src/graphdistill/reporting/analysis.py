@@ -24,6 +24,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
+from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier
 
 
@@ -134,6 +135,9 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
     from ..training.teacher import FrozenTeacher
 
     teacher = FrozenTeacher(teacher_path)
+    if teacher.model.graph_attributes:
+        raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
+                          "reads a typed graph. Analyse homogeneous models only.")
     data = data_from_fingerprint(teacher.data_fingerprint, root)
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
              "parameters": teacher.num_parameters, **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]

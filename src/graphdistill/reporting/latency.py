@@ -55,10 +55,10 @@ def inference_latency(model: NodeClassifier, data: Data, device: str | torch.dev
     """Median full-graph and per-batch inference time of ``model`` on ``data`` (see module doc)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = model.to(device).eval()
-    x = data.x.to(device)
-    edge_index = data.edge_index.to(device) if model.uses_graph else None
+    inputs = model.inputs(data, device)
+    x, edge_index = inputs["x"], inputs["edge_index"]
     n = data.num_nodes
-    full = _timed(lambda: model(x, edge_index), device, repeats, warmup)
+    full = _timed(lambda: model(**inputs), device, repeats, warmup)
     nodes = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:min(batch_size, n)].to(device)
     hops = getattr(model, "num_layers", 1)
 
@@ -66,8 +66,10 @@ def inference_latency(model: NodeClassifier, data: Data, device: str | torch.dev
         if edge_index is None:
             model(x[nodes], None)
             return
-        subset, sub_edges, _, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True, num_nodes=n)
-        model(x[subset], sub_edges)
+        subset, sub_edges, _, edge_mask = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True, num_nodes=n)
+        typed = {k: v[edge_mask] if k.startswith("edge") else v[subset]
+                 for k, v in inputs.items() if k not in ("x", "edge_index")}  # R-GCN's type vectors
+        model(x[subset], sub_edges, **typed)
 
     batch = _timed(one_batch, device, repeats, warmup)
     model.cpu()
