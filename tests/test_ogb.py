@@ -86,3 +86,18 @@ def test_rgcn_teacher_and_student_on_tiny_ogbn_mag_with_sampling(tmp_path, fit):
     assert student["test"] > 0.5
     with pytest.raises(ConfigError, match=r"set num_nodes_per_type: \[150, 60, 8, 5\]"):
         fit("--config", config("ogbn-mag/student_rgcn.yaml"), root, "--trainer.max_epochs=1")
+
+
+def test_latency_of_a_typed_model_on_tiny_ogbn_mag(tmp_path):
+    """The deployment numbers work for R-GCN too: its type vectors follow the nodes and
+    edges of the extracted neighbourhood."""
+    from graphdistill.models import RGCN
+    from graphdistill.reporting.latency import inference_latency
+
+    from .ogb_fixture import write_tiny_ogbn_mag
+
+    write_tiny_ogbn_mag(tmp_path)
+    dm = NodeDataModule("ogbn-mag", root=str(tmp_path))
+    model = RGCN(8, dm.num_classes, 16, 2, num_relations=8, num_nodes_per_type=[150, 60, 8, 5])
+    result = inference_latency(model, dm.data, "cpu", repeats=2, warmup=1, batch_size=20)
+    assert result["full_ms"] > 0 and result["batch_ms"] > 0 and result["batch_size"] == 20
