@@ -49,6 +49,32 @@ def test_logit_kd_matches_hand_computation():
     assert kd_train(s, t, batch).item() == pytest.approx(sub.item(), rel=1e-6)
 
 
+def test_standardized_logit_kd_matches_hand_computation():
+    """Logit standardisation: each node's logits z-scored over classes (population std), then
+    KD; it ignores the teacher's logit scale, which plain KD does not."""
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    T = 4.0
+
+    def zscore(row):
+        mean = sum(row) / len(row)
+        std = math.sqrt(sum((v - mean) ** 2 for v in row) / len(row))
+        return [(v - mean) / std for v in row]
+
+    expected = 0.0
+    for i in range(5):
+        zs = [v / T for v in zscore(s.logits[i].tolist())]
+        zt = [v / T for v in zscore(t.logits[i].tolist())]
+        ps = [math.exp(v) / sum(math.exp(u) for u in zs) for v in zs]
+        pt = [math.exp(v) / sum(math.exp(u) for u in zt) for v in zt]
+        expected += sum(p * math.log(p / q) for p, q in zip(pt, ps))
+    expected = expected / 5 * T * T
+    kd = LogitKD(temperature=T, standardize=True)
+    assert kd(s, t, batch).item() == pytest.approx(expected, rel=1e-5)
+    scaled_teacher = ModelOutput(0.1 * t.logits + 3.0, t.hiddens)  # smaller logits, shifted
+    assert kd(s, scaled_teacher, batch).item() == pytest.approx(expected, rel=1e-4)
+    assert LogitKD(temperature=T)(s, scaled_teacher, batch).item() != pytest.approx(expected, rel=1e-2)
+
+
 def test_attention_transfer_matches_hand_computation():
     s, t, batch = _outputs(0), _outputs(1), _batch()
     es = [sum(v * v for v in row) for row in s.hiddens[0].tolist()]
