@@ -16,7 +16,7 @@ from torch_geometric.data import Data
 from torchmetrics import Metric
 
 from ..errors import ConfigError
-from ..models.base import take_rows, to_csr
+from ..models.base import is_sparse, take_rows, to_csr
 from .datasets import DatasetInfo, dataset_info, default_root, load_graph
 from .metrics import make_metric
 from .splits import per_class_split
@@ -25,6 +25,19 @@ from .synthetic import CSBMConfig, make_csbm
 
 def _single(batch: list[Data]) -> Data:
     return batch[0]
+
+
+def seed_nodes(batch: Data) -> slice:
+    """Rows of a batch whose predictions count: the seed nodes of a sampled batch (they come
+    first), every node of a full-graph batch."""
+    size = getattr(batch, "batch_size", None)
+    return slice(0, int(size)) if size is not None else slice(None)
+
+
+def num_seeds(batch: Data) -> int:
+    """Number of seed nodes of a batch (the nodes its losses average over)."""
+    size = getattr(batch, "batch_size", None)
+    return int(size) if size is not None else int(batch.num_nodes)
 
 
 class _FeatureRows:
@@ -271,7 +284,7 @@ class NodeDataModule(L.LightningDataModule):
         """The node features as a sparse CSR matrix where at most a quarter of the entries are
         non-zero (the bag-of-words datasets), else ``None``."""
         x = self.data.x
-        if int(torch.count_nonzero(x)) > 0.25 * x.numel():
+        if not is_sparse(int(torch.count_nonzero(x)), x.numel()):
             return None
         return to_csr(x)
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data import seed_nodes
 from ..errors import ConfigError
 from ..models import ModelOutput
 
@@ -54,10 +55,8 @@ class DistillationComponent(nn.Module):
         """Boolean mask over the batch's nodes that this loss covers: the seed nodes (all
         nodes of a full-graph batch), the labelled ones with ``nodes: train``, and on a typed
         graph (ogbn-mag) only nodes of the classified type."""
-        n = batch.num_nodes
-        mask = torch.zeros(n, dtype=torch.bool, device=batch.y.device)
-        size = getattr(batch, "batch_size", None)
-        mask[: int(size) if size is not None else n] = True
+        mask = torch.zeros(batch.num_nodes, dtype=torch.bool, device=batch.y.device)
+        mask[seed_nodes(batch)] = True
         if self.nodes == "train":
             mask &= batch.train_mask
         target = getattr(batch, "target_mask", None)  # typed graphs: the classified type only

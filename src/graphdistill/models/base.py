@@ -212,7 +212,7 @@ class FeatureDropout(nn.Module):
         if key != self._key:
             self._key, self._csr = key, None
             rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
-            if rows.numel() <= 0.25 * x.numel():
+            if is_sparse(rows.numel(), x.numel()):
                 self._csr = (row_pointers(rows, x.size(0)), cols, rows, x[rows, cols])
         if self._csr is None:
             return nn.functional.dropout(x, self.p, self.training)
@@ -257,6 +257,16 @@ def csr_tensor(crow: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, ...
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)
+
+
+#: the largest fraction of non-zero entries for which a feature matrix is handled as sparse
+SPARSE_DENSITY = 0.25
+
+
+def is_sparse(nonzeros: int, entries: int) -> bool:
+    """Whether a matrix with ``nonzeros`` of ``entries`` non-zero is handled as sparse
+    (:class:`FeatureDropout`, and the feature rows of neighbor-sampled batches)."""
+    return nonzeros <= SPARSE_DENSITY * entries
 
 
 def take_rows(x: Tensor, index: Tensor) -> Tensor:

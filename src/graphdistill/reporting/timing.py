@@ -8,7 +8,7 @@ from typing import Any
 
 import lightning as L
 
-from ..training.plain import num_seeds
+from ..data import num_seeds
 
 
 class EpochTimer(L.Callback):

@@ -8,11 +8,12 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data import num_seeds
 from ..distill.adversarial import AdversarialComponent
 from ..distill.base import DistillationComponent
 from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
-from .plain import CHECKPOINT_KEY, NodeClassificationModule, num_seeds
+from .plain import CHECKPOINT_KEY, NodeClassificationModule
 from .teacher import FrozenTeacher
 
 

@@ -16,24 +16,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data import seed_nodes
 from ..errors import ConfigError, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
 
 CHECKPOINT_KEY = "graphdistill"
 CHECKPOINT_FORMAT = 1
-
-
-def seed_nodes(batch: Data) -> slice:
-    """Rows of a batch whose predictions count: the seed nodes of a sampled batch (they come
-    first), every node of a full-graph batch."""
-    size = getattr(batch, "batch_size", None)
-    return slice(0, int(size)) if size is not None else slice(None)
-
-
-def num_seeds(batch: Data) -> int:
-    """Number of seed nodes of a batch (the nodes its losses average over)."""
-    size = getattr(batch, "batch_size", None)
-    return int(size) if size is not None else int(batch.num_nodes)
 
 
 class NodeClassificationModule(L.LightningModule):
