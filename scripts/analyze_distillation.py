@@ -14,9 +14,8 @@ time (mean over 3 draws). All on the teacher's graph and split.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from graphdistill.reporting import markdown_table, run_header
+from graphdistill.reporting import markdown_table, run_header, write_report
 from graphdistill.reporting.analysis import analyze, format_measurement, measurement_columns
 
 
@@ -45,10 +44,7 @@ def main() -> None:
             "nodes: clean, with a fraction of edges dropped (edge_drop_p), with Gaussian feature noise of a "
             "fraction of each feature's std (feature_noise_s).\n\nCheckpoints:\n"
             + "\n".join(f"- {r['checkpoint']}" for r in rows) + "\n")
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,9 @@ on validation, its mean student the mean of the K students, each at its own best
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from graphdistill.reporting import markdown_table, mean_std, run_header
+from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
 COLUMNS = ["alone", "kd", "graphakd", "oad_best", "oad_mean", "oad_ensemble"]
@@ -78,10 +77,7 @@ def main() -> None:
             + markdown_table(header, rows) + "\n\nTest accuracy % at the best validation epoch, mean ± std over "
             "seeds (Δ vs the student alone). KD and GraphAKD distil the teacher; OAD trains 4 students together "
             "without it (the ensemble needs all 4 at inference).\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(scores, indent=1))
-    print(text)
+    write_report(args.out, text, raw=scores)
 
 
 if __name__ == "__main__":

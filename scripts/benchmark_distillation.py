@@ -12,10 +12,9 @@ accuracy at the best validation epoch; the table gives mean ± std over seeds.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from graphdistill.reporting import markdown_table, mean_std, run_header
+from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
 
@@ -68,11 +67,7 @@ def main() -> None:
     table = markdown_table(["dataset", "model", "method", "params", "compression", f"test acc % ({args.seeds} seeds)",
                             "Δ vs alone"], rows)
     text = run_header("Distilled students vs students alone") + "\n" + table + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    raw = {"|".join(k): [r["test"] for r in v] for k, v in results.items()}
-    Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
-    print(text)
+    write_report(args.out, text, raw={"|".join(k): [r["test"] for r in v] for k, v in results.items()})
 
 
 if __name__ == "__main__":

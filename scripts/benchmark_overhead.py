@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from graphdistill.reporting import markdown_table, run_header
+from graphdistill.reporting import markdown_table, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
 TIMER = ["--trainer.callbacks+=graphdistill.reporting.EpochTimer", "--trainer.num_sanity_val_steps=0"]
@@ -55,9 +55,7 @@ def main() -> None:
             f"({teacher['parameters']:,} params); its outputs are computed once per run, before the first epoch "
             f"(the distilled run took {total_distilled:.1f} s in all, teacher pass and set-up included). "
             "Target: epoch ratio <= 1.3x.\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

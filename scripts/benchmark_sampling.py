@@ -18,7 +18,7 @@ import argparse
 import time
 from pathlib import Path
 
-from graphdistill.reporting import markdown_table, mean_std, run_header
+from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
 
@@ -88,9 +88,7 @@ def main() -> None:
             "steps; 11 epochs match the step count); the sampled student alone seeds at the labelled nodes (one "
             "step per epoch, as full-batch). "
             "Target: |Δ mean| within 1.5 points.\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def _run_one(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     if args.phase == "teacher":
         result = run_fit("--config", str(cfg / "synthetic/gcn.yaml"), *graph, "--data.num_neighbors=[10, 10, 5]",
-                         f"--trainer.max_epochs={args.teacher_epochs}", "--trainer.check_val_every_n_epoch=10")
+                         f"--trainer.max_epochs={args.teacher_epochs}",
+                         f"--trainer.check_val_every_n_epoch={min(10, args.teacher_epochs)}")
     else:
         teacher = json.loads(Path(args.teacher_results).read_text())["best_checkpoint"]
         result = run_fit("--config", str(cfg / "synthetic/student_gcn.yaml"), "--config",
@@ -88,7 +89,7 @@ def main() -> None:
         _run_one(args)
         return
 
-    from graphdistill.reporting import markdown_table, run_header
+    from graphdistill.reporting import markdown_table, run_header, write_report
 
     rows, points = [], []
     for n in args.sizes:
@@ -118,10 +119,8 @@ def main() -> None:
             "(logits and hidden layers for every node) are computed once, by layer-wise inference in chunks of "
             "16,384 target nodes; validation and test use the same layer-wise inference. Peak RSS is the whole "
             "process: graph generation, sampler, teacher outputs and training.\n")
+    write_report(args.out, text)
     _plot(points, Path(args.out).with_suffix(".png"))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
 
 
 def _plot(points: list[tuple], path: Path) -> None:

@@ -12,9 +12,8 @@ accuracy is taken at the best validation epoch.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from graphdistill.reporting import markdown_table, mean_std, run_header
+from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
 PUBLISHED = {  # Shchur et al. 2018, random 20/30-per-class splits (shared/docs/methods.md)
@@ -53,9 +52,7 @@ def main() -> None:
         ["dataset", "model", "params", f"test acc % (mean ± std, {args.seeds} seeds)", "worst seed",
          "published (Shchur et al.)", "per seed"], rows)
     text = run_header("Teacher accuracy at the best validation epoch") + "\n" + table + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

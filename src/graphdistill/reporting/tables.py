@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import statistics
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,3 +44,15 @@ def run_header(title: str) -> str:
         machine += f", {torch.cuda.get_device_name()}"
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return f"# {title}\n\nCommand: `{command}`  \nMachine: {machine}  \nDate: {date}\n"
+
+
+def write_report(out: str | Path | None, text: str, raw: Any = None) -> None:
+    """Write a results file (``out``, its folder made if needed; nothing with ``out=None``),
+    its raw numbers beside it as ``<out>.json`` if given, and print the text."""
+    if out:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        if raw is not None:
+            out.with_suffix(".json").write_text(json.dumps(raw, indent=1))
+    print(text)
