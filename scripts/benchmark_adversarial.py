@@ -3,7 +3,8 @@ group of K students vs one student alone.
 
 For each dataset and seed (same seed and split for every run): the teacher
 (``configs/<dataset>/<teacher>.yaml``), the student alone (``student_<s>.yaml``), the student
-with KD and with GraphAKD from that teacher (``methods/kd.yaml``, ``methods/graphakd.yaml``),
+with KD, standardised KD and GraphAKD from that teacher (``methods/kd.yaml``,
+``methods/kd_standardized.yaml``, ``methods/graphakd.yaml``),
 and OAD (``methods/oad.yaml``: K students of the same architecture, no teacher). Every number
 is test accuracy at the best validation epoch, per model: OAD's best student is the one best
 on validation, its mean student the mean of the K students, each at its own best epoch.
@@ -20,7 +21,7 @@ from pathlib import Path
 from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
 from graphdistill.reporting.runs import REPO, fit_seeded
 
-COLUMNS = ["alone", "kd", "graphakd", "oad_best", "oad_mean", "oad_ensemble"]
+COLUMNS = ["alone", "kd", "kd_standardized", "graphakd", "oad_best", "oad_mean", "oad_ensemble"]
 
 
 def main() -> None:
@@ -53,10 +54,12 @@ def main() -> None:
             alone = fit("alone", student)
             with_teacher = f"--model.init_args.teacher={teacher['best_checkpoint']}"
             kd = fit("kd", [*student, "methods/kd.yaml"], with_teacher)
+            kd_std = fit("kd_standardized", [*student, "methods/kd_standardized.yaml"], with_teacher)
             akd = fit("graphakd", [*student, "methods/graphakd.yaml"], with_teacher)
             oad = fit("oad", [*student, "methods/oad.yaml"])
             params[dataset] = {"teacher": teacher["parameters"], "student": alone["parameters"]}
-            for name, run in (("teacher", teacher), ("alone", alone), ("kd", kd), ("graphakd", akd)):
+            for name, run in (("teacher", teacher), ("alone", alone), ("kd", kd), ("kd_standardized", kd_std),
+                              ("graphakd", akd)):
                 table[name].append(run["test"])
             table["oad_best"].append(oad["test"])
             table["oad_mean"].append(oad["online"]["mean_student_test"])
@@ -72,10 +75,11 @@ def main() -> None:
         p = params[dataset]
         rows.append([dataset, f"{p['teacher']:,} / {p['student']:,}", *cells])
     header = ["dataset", "params teacher / student", f"teacher {args.teacher}", f"{args.student} alone", "KD",
-              "GraphAKD", "OAD best student", "OAD mean student", "OAD ensemble"]
+              "standardised KD", "GraphAKD", "OAD best student", "OAD mean student", "OAD ensemble"]
     text = (run_header(f"Adversarial distillation: {args.student} students, {args.seeds} seeds") + "\n"
             + markdown_table(header, rows) + "\n\nTest accuracy % at the best validation epoch, mean ± std over "
-            "seeds (Δ vs the student alone). KD and GraphAKD distil the teacher; OAD trains 4 students together "
+            "seeds (Δ vs the student alone). KD (T = 4), standardised KD (z-scored logits, T = 1) and GraphAKD distil "
+            "the teacher; OAD trains 4 students together "
             "without it (the ensemble needs all 4 at inference).\n")
     write_report(args.out, text, raw=scores)
 

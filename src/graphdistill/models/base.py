@@ -272,8 +272,8 @@ def is_sparse(nonzeros: int, entries: int) -> bool:
 def take_rows(x: Tensor, index: Tensor) -> Tensor:
     """Rows ``index`` of a dense matrix, or of a sparse CSR matrix as a CSR matrix (torch
     has no row indexing for CSR). Gathering the rows of a sparse bag-of-words matrix this
-    way moves only its non-zeros: on Coauthor CS (6,805 features) a dense gather of a
-    sampled batch's 14,000 rows took 0.5 s, most of a training step."""
+    way moves only its non-zeros, where a dense gather of a sampled batch's rows (on
+    Coauthor CS, about 14,000 rows of 6,805 features) copies every zero too."""
     if x.layout != torch.sparse_csr:
         return x[index]
     crow, cols, values = x.crow_indices(), x.col_indices(), x.values()
