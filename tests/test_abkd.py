@@ -172,3 +172,20 @@ def test_deep_teacher_to_two_layer_student_logs_and_draws_the_attention_map(tmp_
     logged = [float(r["attention/abkd/t65_s1"]) for r in rows if r.get("attention/abkd/t65_s1")]
     assert len(logged) == 4 and logged[-1] == pytest.approx(final[65, 1].item(), abs=1e-6)
     assert any(r.get("train/abkd") for r in rows) and any(r.get("attention/abkd/entropy") for r in rows)
+
+
+def test_abkd_with_standardised_kd_config_trains_and_logs_both_terms(tmp_path, deep_teacher):
+    """``methods/abkd_kd_standardized.yaml``: ABKD plus standardised logit KD, each term logged
+    on its own, attention map drawn."""
+    logs = tmp_path / "logs"
+    result = run_fit("--config", config("synthetic/student_gcn.yaml"), "--config",
+                     config("methods/abkd_kd_standardized.yaml"), f"--model.init_args.teacher={deep_teacher}",
+                     "--trainer.max_epochs=3", f"--trainer.default_root_dir={tmp_path}",
+                     "--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.save_dir={logs}")
+    assert Path(result["artifacts"]["attention_abkd"]).exists()
+    with open(next(logs.rglob("metrics.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    kd = [float(r["train/kd"]) for r in rows if r.get("train/kd")]
+    abkd = [float(r["train/abkd"]) for r in rows if r.get("train/abkd")]
+    assert kd and abkd and len(kd) == len(abkd)
+    assert all(v > 0 for v in kd + abkd)
