@@ -8,6 +8,7 @@ log folder.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -196,7 +197,14 @@ def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:
     exactly the command users run. ``quiet`` turns off the progress bar and model summary."""
     extra = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"] if quiet else []
     cli = GraphDistillCLI(args=["fit", *args, *extra])
-    return cli.results
+    results = cli.results
+    # The finished run's trainer, module, data and teacher outputs reference each other;
+    # collect them now, not at some later pass of the cyclic GC: a benchmark running many
+    # fits in one process otherwise grows by about one dataset copy per run (measured on
+    # Coauthor CS: 4.4 GB after 2 runs, 10.8 GB after 17).
+    del cli
+    gc.collect()
+    return results
 
 
 if __name__ == "__main__":
