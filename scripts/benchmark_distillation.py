@@ -114,7 +114,8 @@ def main() -> None:
                 for method in args.compare:
                     paired = [a - b for a, b in zip(accuracies(dataset, student, method), best_acc)]
                     diff = mean_std(paired)
-                    verdict = "better" if diff.mean - diff.std > 0 else "worse" if diff.mean + diff.std < 0 else "within 1 std"
+                    verdict = ("better" if diff.mean - diff.std > 0 else
+                               "worse" if diff.mean + diff.std < 0 else "within 1 std")
                     comparisons.append([dataset, student, f"{teacher_params / params:.1f}x", method,
                                         mean_std(accuracies(dataset, student, method)).pct(),
                                         f"{best} {mean_std(best_acc).pct()}",
