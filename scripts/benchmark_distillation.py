@@ -26,7 +26,6 @@ each dataset's methods as bars (mean ± std), with the student alone and the tea
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
@@ -89,35 +88,33 @@ def main() -> None:
                     results.setdefault((dataset, student, method), []).append(run)
                     print(f"{dataset} seed {seed} {student} {method}: {100 * run['test']:.2f}", flush=True)
 
-    def accuracies(dataset: str, student: str, method: str) -> list[float]:
-        return [r["test"] for r in results[(dataset, student, method)]]
-
+    accuracy = {key: [r["test"] for r in runs] for key, runs in results.items()}  # test accuracy per seed
     rows, comparisons = [], []
     for dataset in args.datasets:
         teacher_runs = results[(dataset, "teacher", "-")]
         teacher_params = teacher_runs[0]["parameters"]
         rows.append([dataset, f"teacher {teacher_runs[0]['model']} ({teachers[dataset]})", "-",
-                     f"{teacher_params:,}", "1.0x", mean_std([r["test"] for r in teacher_runs]).pct(), "-"])
+                     f"{teacher_params:,}", "1.0x", mean_std(accuracy[(dataset, "teacher", "-")]).pct(), "-"])
         for student in args.students:
-            alone = mean_std(accuracies(dataset, student, "alone"))
+            alone = mean_std(accuracy[(dataset, student, "alone")])
             for method in ["alone", *args.methods]:
                 runs = results[(dataset, student, method)]
-                stats = mean_std(accuracies(dataset, student, method))
+                stats = mean_std(accuracy[(dataset, student, method)])
                 params = runs[0]["parameters"]
                 delta = "-" if method == "alone" else f"{100 * (stats.mean - alone.mean):+.2f}"
                 rows.append([dataset, f"{runs[0]['model']} student", method, f"{params:,}",
                              f"{teacher_params / params:.1f}x", stats.pct(), delta])
             if args.compare:
-                best = max(against, key=lambda m: statistics.mean(accuracies(dataset, student, m)))
-                best_acc = accuracies(dataset, student, best)
+                best = max(against, key=lambda m: mean_std(accuracy[(dataset, student, m)]).mean)
+                best_acc = accuracy[(dataset, student, best)]
                 params = results[(dataset, student, "alone")][0]["parameters"]
                 for method in args.compare:
-                    paired = [a - b for a, b in zip(accuracies(dataset, student, method), best_acc)]
+                    paired = [a - b for a, b in zip(accuracy[(dataset, student, method)], best_acc)]
                     diff = mean_std(paired)
                     verdict = ("better" if diff.mean - diff.std > 0 else
                                "worse" if diff.mean + diff.std < 0 else "within 1 std")
                     comparisons.append([dataset, student, f"{teacher_params / params:.1f}x", method,
-                                        mean_std(accuracies(dataset, student, method)).pct(),
+                                        mean_std(accuracy[(dataset, student, method)]).pct(),
                                         f"{best} {mean_std(best_acc).pct()}",
                                         f"{100 * diff.mean:+.2f} ± {100 * diff.std:.2f}", verdict])
     table = markdown_table(["dataset", "model", "method", "params", "compression", f"test acc % ({args.seeds} seeds)",
@@ -130,14 +127,14 @@ def main() -> None:
                  "is more than one std away from 0.\n\n")
         text += markdown_table(["dataset", "student", "compression", "method", "test acc %", "best baseline",
                                 "Δ (paired)", "verdict"], comparisons) + "\n"
-    write_report(args.out, text, raw={"|".join(k): [r["test"] for r in v] for k, v in results.items()})
+    write_report(args.out, text, raw={"|".join(k): v for k, v in accuracy.items()})
     if args.out:
         png = Path(args.out).with_suffix(".png")
-        plot_methods(results, args.datasets, args.students, args.methods, args.compare, png)
+        plot_methods(accuracy, args.datasets, args.students, args.methods, args.compare, png)
         print(f"Plot: {png}")
 
 
-def plot_methods(results: dict[tuple[str, str, str], list[dict]], datasets: list[str], students: list[str],
+def plot_methods(accuracy: dict[tuple[str, str, str], list[float]], datasets: list[str], students: list[str],
                  methods: list[str], compared: list[str], png: Path) -> None:
     """One panel per dataset and student: test accuracy per method (bar: mean, error bar:
     std over seeds; ``compared`` methods in orange), the student alone (solid line) and the
@@ -150,11 +147,11 @@ def plot_methods(results: dict[tuple[str, str, str], list[dict]], datasets: list
     panels = [(d, s) for d in datasets for s in students]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 3.6), squeeze=False)
     for ax, (dataset, student) in zip(axes[0], panels):
-        stats = [mean_std([r["test"] for r in results[(dataset, student, m)]]) for m in methods]
+        stats = [mean_std(accuracy[(dataset, student, m)]) for m in methods]
         ax.bar(range(len(methods)), [100 * x.mean for x in stats], yerr=[100 * x.std for x in stats],
                color=["tab:orange" if m in compared else "tab:blue" for m in methods], capsize=3)
-        alone = mean_std([r["test"] for r in results[(dataset, student, "alone")]])
-        teacher = mean_std([r["test"] for r in results[(dataset, "teacher", "-")]])
+        alone = mean_std(accuracy[(dataset, student, "alone")])
+        teacher = mean_std(accuracy[(dataset, "teacher", "-")])
         ax.axhline(100 * alone.mean, color="black", label="student alone")
         ax.axhline(100 * teacher.mean, color="tab:red", linestyle="--", label="teacher")
         low = min([x.mean - x.std for x in stats] + [alone.mean, teacher.mean])

@@ -199,9 +199,8 @@ def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:
     cli = GraphDistillCLI(args=["fit", *args, *extra])
     results = cli.results
     # The finished run's trainer, module, data and teacher outputs reference each other;
-    # collect them now, not at some later pass of the cyclic GC: a benchmark running many
-    # fits in one process otherwise grows by about one dataset copy per run (measured on
-    # Coauthor CS: 4.4 GB after 2 runs, 10.8 GB after 17).
+    # collect them now, not at some later pass of the cyclic GC: without this, a benchmark
+    # running many fits in one process on Coauthor CS grew with every run.
     del cli
     gc.collect()
     return results
