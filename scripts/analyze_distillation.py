@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 
+from graphdistill.errors import exit_on_user_error
 from graphdistill.reporting import markdown_table, run_header, write_report
 from graphdistill.reporting.analysis import analyze, format_measurement, measurement_columns
 
@@ -26,6 +27,7 @@ def format_rows(rows: list[dict]) -> str:
     return markdown_table(["model", "params", *keys], table)
 
 
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", required=True)

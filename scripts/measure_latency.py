@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 
+from graphdistill.errors import exit_on_user_error
 from graphdistill.reporting import markdown_table, run_header
 from graphdistill.reporting.analysis import data_from_fingerprint
 from graphdistill.reporting.latency import inference_latency
+from graphdistill.training.checkpoint import load_model
 from graphdistill.training.teacher import FrozenTeacher
 
 
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", required=True)
@@ -29,10 +32,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=1024)
     args = parser.parse_args()
-    checkpoints = [FrozenTeacher(path) for path in [args.teacher, *args.students]]  # each file read once
+    teacher_checkpoint = FrozenTeacher(args.teacher)
+    checkpoints = [teacher_checkpoint, *(load_model(path, role="student checkpoint") for path in args.students)]
     for student in checkpoints[1:]:
-        student.check_data(checkpoints[0].data_fingerprint)  # a clear error for another dataset's model
-    data = data_from_fingerprint(checkpoints[0].data_fingerprint, args.root)
+        teacher_checkpoint.check_data(student.record.get("data") or {})  # a clear error for another dataset's model
+    data = data_from_fingerprint(teacher_checkpoint.data_fingerprint, args.root)
     rows, teacher = [], None
     for i, checkpoint in enumerate(checkpoints):
         r = inference_latency(checkpoint.model, data, args.device, args.repeats, args.warmup, args.batch_size)

@@ -15,8 +15,25 @@ def _write_csv_gz(path: Path, rows) -> None:
             f.write(",".join(str(v) for v in (row if isinstance(row, (list, tuple)) else [row])) + "\n")
 
 
+#: per OGB dataset: folder, split folder, and what its raw files hold
+_LAYOUTS = {
+    "ogbn-arxiv": ("ogbn_arxiv", "time", "features"),
+    "ogbn-products": ("ogbn_products", "sales_ranking", "features"),
+    "ogbn-proteins": ("ogbn_proteins", "species", "edge_features"),
+}
+
+
 def write_tiny_ogbn_arxiv(root: Path, num_nodes: int = 120, num_classes: int = 4, seed: int = 0) -> dict:
     """``root/ogb/ogbn_arxiv`` with a homophilous random graph; returns what was written."""
+    return write_tiny_ogbn(root, "ogbn-arxiv", num_nodes, num_classes, seed)
+
+
+def write_tiny_ogbn(root: Path, name: str, num_nodes: int = 120, num_classes: int = 4, seed: int = 0,
+                    num_tasks: int = 112) -> dict:
+    """``root/ogb/<folder>`` for ``name`` (arxiv, products: node features and one label;
+    proteins: edge features and ``num_tasks`` binary labels per node, where a node's tasks
+    follow its community), a homophilous random graph; returns what was written."""
+    folder, split_name, kind = _LAYOUTS[name]
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, num_classes, (num_nodes,), generator=g)
     x = torch.nn.functional.one_hot(y, num_classes).float() + 0.5 * torch.randn(num_nodes, num_classes, generator=g)
@@ -28,21 +45,34 @@ def write_tiny_ogbn_arxiv(root: Path, num_nodes: int = 120, num_classes: int = 4
         members = (y == y[s]).nonzero().view(-1)
         dst.append(int(members[candidate % members.numel()]))
     edges = [(s, d) for s, d in zip(src.tolist(), dst) if s != d]
-    base = root / "ogb" / "ogbn_arxiv"
+    base = root / "ogb" / folder
     raw = base / "raw"
     _write_csv_gz(raw / "edge.csv.gz", edges)
-    _write_csv_gz(raw / "node-feat.csv.gz", [[f"{v:.6f}" for v in row] for row in x.tolist()])
-    _write_csv_gz(raw / "node-label.csv.gz", y.tolist())
+    if kind == "features":
+        _write_csv_gz(raw / "node-feat.csv.gz", [[f"{v:.6f}" for v in row] for row in x.tolist()])
+        labels = y
+        _write_csv_gz(raw / "node-label.csv.gz", y.tolist())
+    else:  # proteins: edge features carry the endpoints' community, labels are per-community task profiles
+        profile = (torch.rand(num_classes, num_tasks, generator=g) < 0.5).long()
+        labels = profile[y]
+        flip = torch.rand(num_nodes, num_tasks, generator=g) < 0.1
+        labels = torch.where(flip, 1 - labels, labels)
+        edge_x = [[f"{v:.6f}" for v in (x[s] + x[d]).tolist()[:8]] for s, d in edges]
+        _write_csv_gz(raw / "edge-feat.csv.gz", edge_x)
+        _write_csv_gz(raw / "node-label.csv.gz", labels.tolist())
+        _write_csv_gz(raw / "node_species.csv.gz", [3702] * num_nodes)
     _write_csv_gz(raw / "num-node-list.csv.gz", [num_nodes])
     _write_csv_gz(raw / "num-edge-list.csv.gz", [len(edges)])
-    _write_csv_gz(raw / "node_year.csv.gz", [2000 + i % 20 for i in range(num_nodes)])
+    if name == "ogbn-arxiv":
+        _write_csv_gz(raw / "node_year.csv.gz", [2000 + i % 20 for i in range(num_nodes)])
     perm = torch.randperm(num_nodes, generator=g).tolist()
     n_train, n_val = num_nodes // 2, num_nodes // 4
     split = {"train": perm[:n_train], "valid": perm[n_train:n_train + n_val], "test": perm[n_train + n_val:]}
-    for name, idx in split.items():
-        _write_csv_gz(base / "split" / "time" / f"{name}.csv.gz", sorted(idx))
+    for part, idx in split.items():
+        _write_csv_gz(base / "split" / split_name / f"{part}.csv.gz", sorted(idx))
     (base / "RELEASE_v1.txt").write_text("tiny test dataset\n")
-    return {"num_nodes": num_nodes, "num_features": x.size(1), "num_classes": num_classes, "split": split, "y": y}
+    return {"num_nodes": num_nodes, "num_features": x.size(1), "num_classes": num_classes, "split": split,
+            "y": labels}
 
 
 def write_tiny_ogbn_mag(root: Path, seed: int = 0) -> dict:

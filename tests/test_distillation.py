@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from graphdistill.cli import main, run_fit
-from graphdistill.training.teacher import FrozenTeacher, file_sha256
+from graphdistill.training.checkpoint import file_sha256
+from graphdistill.training.teacher import FrozenTeacher
 
 from .conftest import config
 

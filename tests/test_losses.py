@@ -80,10 +80,22 @@ def test_attention_transfer_matches_hand_computation():
     es = [sum(v * v for v in row) for row in s.hiddens[0].tolist()]
     et = [sum(v * v for v in row) for row in t.hiddens[0].tolist()]
     ns, nt = math.sqrt(sum(e * e for e in es)), math.sqrt(sum(e * e for e in et))
-    expected = sum((a / ns - b / nt) ** 2 for a, b in zip(es, et)) / 5
+    # unit vectors over the 5 nodes scaled by sqrt(5) (unit RMS per node), then the mean over nodes
+    expected = sum((a / ns - b / nt) ** 2 for a, b in zip(es, et)) / 5 * 5
     at = AttentionTransfer()
     at.bind([4], [4], 3)
     assert at(s, t, batch).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_attention_transfer_means_the_same_on_a_larger_graph():
+    """The same graph twice over (two copies side by side): the loss must not shrink as 1/N."""
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    double = lambda o: ModelOutput(torch.cat([o.logits, o.logits]), [torch.cat([o.hiddens[0], o.hiddens[0]])])  # noqa: E731
+    big = Data(edge_index=torch.cat([batch.edge_index, batch.edge_index + 5], 1), y=torch.zeros(10, dtype=torch.long),
+               train_mask=torch.cat([batch.train_mask, batch.train_mask]), num_nodes=10)
+    at = AttentionTransfer()
+    at.bind([4], [4], 3)
+    assert at(double(s), double(t), big).item() == pytest.approx(at(s, t, batch).item(), rel=1e-5)
 
 
 @torch.no_grad()
@@ -107,10 +119,11 @@ def test_fitnet_matches_hand_computation_with_mismatched_widths():
     for i in range(5):
         a, b = zs[i] / zs[i].norm().clamp(min=1e-12), zt[i] / zt[i].norm().clamp(min=1e-12)
         expected += float(((a - b) ** 2).sum())
-    assert fit(s, t, batch).item() == pytest.approx(expected / 5, rel=1e-5)
+    # mean squared error: over the 5 nodes and the 3 projected dimensions
+    assert fit(s, t, batch).item() == pytest.approx(expected / (5 * 3), rel=1e-5)
 
 
-@pytest.mark.parametrize("kernel", ["cosine", "poly", "l2", "rbf"])
+@pytest.mark.parametrize("kernel", ["cosine", "poly", "l2", "neg_sq_l2", "rbf"])
 def test_lsp_matches_explicit_loop_over_nodes(kernel):
     s, t, batch = _outputs(0), _outputs(1), _batch()
 
@@ -119,7 +132,9 @@ def test_lsp_matches_explicit_loop_over_nodes(kernel):
             c = float(a @ b / (a.norm() * b.norm()))
             return c if kernel == "cosine" else c * c
         d2 = float(((a - b) ** 2).sum())
-        return -d2 if kernel == "l2" else math.exp(-0.5 * d2)
+        if kernel == "l2":  # the G-CRD reference code's: the Euclidean distance itself
+            return math.sqrt(d2)
+        return -d2 if kernel == "neg_sq_l2" else math.exp(-0.5 * d2)
 
     src, dst = batch.edge_index.tolist()
     per_node = []
@@ -201,3 +216,33 @@ def test_layer_out_of_range_is_a_clear_error():
         FitNet().bind([], [64], 3)
     with pytest.raises(ConfigError, match="unknown kernel"):
         LocalStructurePreserving(kernel="gauss")
+
+
+def test_multilabel_kd_is_the_binary_kl_per_task():
+    """On a multi-label task each of the C outputs is its own yes/no distribution."""
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    T = 2.0
+    kd = LogitKD(temperature=T)
+    kd.set_multilabel(True)
+    expected = 0.0
+    for i in range(5):
+        for c in range(3):
+            p = 1 / (1 + math.exp(-t.logits[i, c].item() / T))
+            q = 1 / (1 + math.exp(-s.logits[i, c].item() / T))
+            expected += p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+    assert kd(s, t, batch).item() == pytest.approx(expected / 15 * T * T, rel=1e-5)
+    with pytest.raises(ConfigError, match="multi-label"):
+        LogitKD(standardize=True).set_multilabel(True)
+
+
+def test_softmax_only_components_refuse_a_multilabel_task():
+    from graphdistill.distill import AdversarialDistiller
+
+    with pytest.raises(ConfigError, match="multi-label"):
+        AdversarialDistiller().set_multilabel(True)
+
+
+@pytest.mark.parametrize("make", [lambda: LogitKD(temperature=0), lambda: ContrastiveDistiller(temperature=0.0)])
+def test_a_zero_temperature_is_refused(make):
+    with pytest.raises(ConfigError, match="temperature must be positive"):
+        make()

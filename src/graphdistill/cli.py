@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonargparse import ActionConfigFile
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
 from . import __version__
 from .data import NodeDataModule
-from .errors import GraphDistillError
+from .errors import ConfigError, ResumeError, exit_on_user_error
 from .models import count_parameters
 from .reporting.timing import EpochTimer
+from .training.checkpoint import (
+    RunCheckpoint,
+    SafeCheckpointIO,
+    atomic_write_text,
+    checkpoint_record,
+    config_differences,
+    read_checkpoint,
+    run_identity,
+)
 from .training.plain import NodeClassificationModule
 
 
@@ -34,14 +45,30 @@ class _OneLineErrorParser(LightningArgumentParser):
         if not self.exit_on_error:  # jsonargparse is trying alternatives: let it handle the error
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
-        lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-        markers = ("not accepted", "does not accept", "unrecognized", "required", "invalid", "expected")
-        detail = next((line for line in lines[1:] if any(m in line.lower() for m in markers)), None)
-        text = lines[0] if lines else "invalid arguments"
-        if detail and detail not in text:
-            text = f"{text.rstrip(':')}: {detail}"
-        sys.stderr.write(f"graphdistill: error: {text} (see: {parser.prog.replace(' [options]', '')} --help)\n")
+        sys.stderr.write(f"graphdistill: error: {_one_line(message)} (see: "
+                         f"{parser.prog.replace(' [options]', '')} --help)\n")
         raise SystemExit(2)
+
+
+def _one_line(message: str) -> str:
+    """jsonargparse's multi-line message as its first line plus the line that says what is
+    wrong (for a class_path, the innermost problem, not the alternatives it also tried)."""
+    noise = ("Expected a <class 'NoneType'>", "Given value", "Subtypes:", "Errors:", "Does not validate against any")
+    lines = [line.strip().lstrip("- ").strip() for line in str(message).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(noise)]
+    if not lines:
+        return "invalid arguments"
+    text, rest = lines[0], lines[1:]
+    if any("class_path" in line for line in rest):
+        inner = rest[-1]
+        if len(rest) > 1 and rest[-2].startswith("Problem with given class_path"):
+            inner = f"{rest[-2].rstrip(':')}: {inner}"
+        return f"{text.rstrip(':')}: {inner}"
+    markers = ("not accepted", "does not accept", "unrecognized", "required", "invalid", "expected")
+    detail = next((line for line in rest if any(m in line.lower() for m in markers)), None)
+    if detail and detail not in text:
+        text = f"{text.rstrip(':')}: {detail}"
+    return text
 
 
 class LoggedConfig(SaveConfigCallback):
@@ -66,6 +93,15 @@ class GraphDistillCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", LoggedConfig)
         super().__init__(NodeClassificationModule, NodeDataModule, *args, **kwargs)
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        words = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else []
+        for i, word in enumerate(words):
+            path = words[i + 1] if word in ("--config", "-c") and i + 1 < len(words) else (
+                word.split("=", 1)[1] if word.startswith("--config=") else None)
+            if path:
+                _check_yaml(path)
+        super().parse_arguments(parser, args)
+
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
         kwargs.setdefault("dump_header", [f"graphdistill=={__version__}"])
         parser = _OneLineErrorParser(**kwargs)
@@ -78,7 +114,7 @@ class GraphDistillCLI(LightningCLI):
                               apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.model.init_args.out_channels",
                               apply_on="instantiate")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/acc", "checkpoint.mode": "max",
                              "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}"})
         parser.link_arguments("data.metric_name", "checkpoint.monitor", compute_fn=lambda m: f"val/{m}",
@@ -86,6 +122,60 @@ class GraphDistillCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="After fit, test the best-validation checkpoint and print its score.")
 
+    def instantiate_trainer(self, **kwargs: Any):
+        trainer = super().instantiate_trainer(**kwargs)
+        # every checkpoint is written atomically and never with a non-finite weight, and
+        # every checkpoint given to the trainer (--ckpt_path) is read weights-only
+        trainer.strategy.checkpoint_io = SafeCheckpointIO()
+        return trainer
+
+    # ------------------------------------------------------------------ before a run
+    def before_fit(self) -> None:
+        config = self.config[self.subcommand]
+        if (self.trainer.max_epochs or 0) < 1 and (self.trainer.max_steps or -1) < 1:
+            raise ConfigError(f"max_epochs must be >= 1, got {self.trainer.max_epochs}: a run must train at least one "
+                              "epoch before it is tested.")
+        _check_writable_folder(self.trainer.default_root_dir)
+        identity = run_identity(config.as_dict())
+        self.model.run_config = identity
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path:
+            self._check_resume(ckpt_path, identity)
+        else:
+            _refuse_existing_run(_checkpoint_folder(self.trainer))
+
+    def _parse_ckpt_path(self) -> None:
+        """Read ``--ckpt_path`` once, weights-only, before anything runs: a missing, truncated
+        or refused file is a one-line error (Lightning's own read would be a traceback)."""
+        self.ckpt_record: dict[str, Any] | None = None
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in _LIGHTNING_CKPT_NAMES:
+            role = "checkpoint (--ckpt_path)"
+            checkpoint, _ = read_checkpoint(ckpt_path, role=role)
+            self.ckpt_record = checkpoint_record(checkpoint, ckpt_path, role=role)
+        super()._parse_ckpt_path()
+
+    def _check_resume(self, ckpt_path: str, identity: dict[str, Any]) -> None:
+        """Refuse a resume whose config or data differ from the checkpoint's run, naming the
+        keys, before anything is written (config.yaml included)."""
+        record = self.ckpt_record
+        if record is None:
+            return  # one of Lightning's names ("last", ...): it finds the file in this run's folder
+        saved = (record.get("config") or {}).get("values")
+        if saved is None:
+            raise ResumeError(f"Cannot resume from {ckpt_path}: it has no record of its run's config (written by an "
+                              "older graphdistill), so a changed run could not be refused. Start a new run.")
+        diffs = config_differences(saved, identity["values"])
+        diffs += [f"data.{d}" for d in config_differences(record.get("data") or {}, self.datamodule.fingerprint())]
+        if diffs:
+            raise ResumeError(
+                f"Refused to resume from {ckpt_path}: this run differs from the checkpoint's in "
+                f"{'; '.join(diffs[:4])}{f' and {len(diffs) - 4} more' if len(diffs) > 4 else ''}. Resume with the "
+                "same config (only max_epochs, logger, progress bar, callbacks, folders and lr may change), or start "
+                "a new run in another folder.")
+
+    # ------------------------------------------------------------------ after fit
     def after_fit(self) -> None:
         if not self.config_init[self.subcommand].get("test_after_fit", True):
             return
@@ -98,12 +188,68 @@ class GraphDistillCLI(LightningCLI):
         _log_results(trainer, summary)
         log_dir = trainer.log_dir  # a collective call under DDP: every rank must make it
         if trainer.is_global_zero:
+            if best_path:  # a stable name for the best checkpoint (sweeps and scripts point at it)
+                best_copy = Path(best_path).with_name("best.ckpt")
+                tmp = best_copy.with_name(f".best.ckpt.tmp{os.getpid()}")
+                shutil.copyfile(best_path, tmp)
+                os.replace(tmp, best_copy)
             print(format_summary(summary), flush=True)
             if log_dir:
                 path = Path(log_dir) / "results.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(summary, indent=2))
+                atomic_write_text(path, json.dumps(summary, indent=2))
                 print(f"Results written to {path}", flush=True)
+
+
+#: ``--ckpt_path`` values that Lightning resolves itself within the run's folder
+_LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
+
+
+def _checkpoint_folder(trainer) -> Path:
+    """Where the run's checkpoints go (as Lightning's ModelCheckpoint resolves it)."""
+    ckpt = trainer.checkpoint_callback
+    if getattr(ckpt, "dirpath", None):
+        return Path(ckpt.dirpath)
+    if trainer.loggers:
+        logger = trainer.loggers[0]
+        version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+        return Path(logger.save_dir or trainer.default_root_dir, str(logger.name), version, "checkpoints")
+    return Path(trainer.default_root_dir) / "checkpoints"
+
+
+def _refuse_existing_run(folder: Path) -> None:
+    """A new run never writes beside another run's checkpoints (Lightning would add
+    ``last-v1.ckpt`` next to them, and the folder would mix two runs)."""
+    existing = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+    if existing:
+        last = folder / "last.ckpt"
+        resume = f"resume it with --ckpt_path {last}, or " if last.is_file() else ""
+        listed = ", ".join(existing[:3]) + (" ..." if len(existing) > 3 else "")
+        raise ConfigError(f"{folder} already holds a run ({listed}): {resume}start a new run with another "
+                          "--trainer.default_root_dir.")
+
+
+def _check_writable_folder(folder: str | Path) -> None:
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        writable = os.access(path, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        raise ConfigError(f"Cannot write the run folder {folder}: pass a writable --trainer.default_root_dir.")
+
+
+def _check_yaml(path: str) -> None:
+    """A config file that is not valid YAML: one line naming the file and the line."""
+    file = Path(path)
+    if not file.is_file():
+        return  # jsonargparse says that it does not exist
+    try:
+        yaml.safe_load(file.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"Config {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
 
 
 def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[str, float]) -> dict[str, Any]:
@@ -121,6 +267,7 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "best_checkpoint": getattr(ckpt, "best_model_path", None),
         "test": test_metrics.get(f"test/{metric}"),
         "command": " ".join(sys.argv),
+        "config_hash": (module.run_config or {}).get("hash"),
     }
     if teacher is not None:
         summary["teacher"] = {"path": str(teacher.path), "parameters": teacher.num_parameters,
@@ -167,28 +314,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"(val {pct(summary['best_val'])})")
 
 
+@exit_on_user_error
 def main(args: list[str] | None = None) -> None:
-    try:
-        GraphDistillCLI(args=args)
-    except Exception as err:
-        user_error = _user_error(err)
-        if user_error is None:
-            raise
-        print(f"graphdistill: error: {user_error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _user_error(err: BaseException) -> GraphDistillError | None:
-    """The GraphDistillError behind ``err``, also when jsonargparse wrapped it while
-    instantiating a class from the config."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, GraphDistillError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    GraphDistillCLI(args=args)
 
 
 def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:

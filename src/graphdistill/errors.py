@@ -4,6 +4,13 @@ The ``graphdistill`` command prints these as one line (``graphdistill: error: ..
 exits with status 2; anything else is a bug and keeps its traceback.
 """
 
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
 
 class GraphDistillError(Exception):
     """Base class of user-facing errors."""
@@ -17,10 +24,53 @@ class DatasetNotFoundError(GraphDistillError, FileNotFoundError):
     """A dataset's files are not where the configuration says."""
 
 
-class TeacherCheckpointError(GraphDistillError):
+class DatasetFileError(GraphDistillError):
+    """A dataset file is corrupt, truncated, or holds more than data."""
+
+
+class CheckpointError(GraphDistillError):
+    """A checkpoint is missing, truncated, refused (it would run code) or cannot be written."""
+
+
+class TeacherCheckpointError(CheckpointError):
     """A teacher checkpoint is missing, corrupt, or does not fit the data or the run."""
+
+
+class ResumeError(GraphDistillError):
+    """A run cannot resume from the given checkpoint: its config or data differ."""
 
 
 class NonFiniteLossError(GraphDistillError):
     """A loss term became NaN or infinite during training; the run stops, keeping its last
     good checkpoint."""
+
+
+def user_error(err: BaseException) -> GraphDistillError | None:
+    """The :class:`GraphDistillError` behind ``err``, also when a library wrapped it (as
+    jsonargparse does while instantiating a class from a config); ``None`` for a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, GraphDistillError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command's ``main``: a user's mistake prints one line
+    (``graphdistill: error: ...``) and exits with status 2; a bug keeps its traceback."""
+
+    @functools.wraps(main)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return main(*args, **kwargs)
+        except Exception as err:
+            found = user_error(err)
+            if found is None:
+                raise
+            print(f"graphdistill: error: {found}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapped

@@ -157,6 +157,7 @@ class NodeDataModule(L.LightningDataModule):
         self.normalize_features = normalize_features
         self.synthetic = synthetic or CSBMConfig()
         self._num_classes: int | None = None
+        self._device_graphs: dict[torch.device, Data] = {}
 
     # ------------------------------------------------------------------ the graph
     @cached_property
@@ -246,6 +247,17 @@ class NodeDataModule(L.LightningDataModule):
 
     def _full_graph_loader(self) -> DataLoader:
         return DataLoader([self.data], batch_size=1, collate_fn=_single)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """The whole graph goes to the device once and stays there: every full-graph step,
+        validation and test reuses that copy (so :class:`FeatureDropout`'s cache of the
+        feature matrix holds too). Sampled batches move as usual."""
+        if batch is self.data:
+            cached = self._device_graphs.get(device)
+            if cached is None:
+                cached = self._device_graphs[device] = copy.copy(self.data).to(device)  # Data.to moves in place
+            return cached
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def training_seeds(self) -> Tensor:
         """Global ids of the seed nodes of the training batches under ``neighbor``."""

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
 
-from ..errors import ConfigError, DatasetNotFoundError
+from ..errors import ConfigError, DatasetFileError, DatasetNotFoundError, GraphDistillError
 from .splits import index_to_mask
 
 _PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -123,7 +125,10 @@ def _writable(path: Path) -> bool:
 
 
 def _family_root(info: DatasetInfo, root: Path) -> Path:
-    """``root/<family>``, or a writable mirror of it holding a copy of this dataset's folder."""
+    """``root/<family>``, or a writable mirror of it holding a copy of this dataset's folder.
+
+    The mirror records the size and modification time of every source file; when the
+    source changes, the mirror (and the ``processed/`` files made from it) is rebuilt."""
     family_root = root / info.family
     dataset_dir = family_root / info.folder
     if _writable(dataset_dir):
@@ -131,17 +136,44 @@ def _family_root(info: DatasetInfo, root: Path) -> Path:
     tag = hashlib.sha1(str(family_root.resolve()).encode()).hexdigest()[:10]
     mirror_root = cache_dir() / "mirrors" / tag / info.family
     mirror = mirror_root / info.folder
-    if not mirror.exists():
+    manifest = _manifest(dataset_dir)
+    stamp = mirror / _MIRROR_MANIFEST
+    if mirror.exists() and stamp.is_file() and stamp.read_text() == manifest:
+        return mirror_root
+    try:
+        mirror_root.mkdir(parents=True, exist_ok=True)
         tmp = mirror.with_name(mirror.name + f".tmp{os.getpid()}")
         shutil.copytree(dataset_dir, tmp, dirs_exist_ok=True)
         for sub in tmp.rglob("*"):
             sub.chmod(sub.stat().st_mode | 0o200)
         tmp.chmod(tmp.stat().st_mode | 0o200)
+        (tmp / _MIRROR_MANIFEST).write_text(manifest)
+    except OSError as err:
+        raise ConfigError(f"Dataset folder {dataset_dir} is read-only and its writable copy under {mirror_root} "
+                          f"could not be made ({err.strerror or err}): set GRAPHDISTILL_CACHE to a writable folder "
+                          "with free space.") from None
+    if mirror.exists():  # stale: the source changed since it was copied
+        stale = mirror.with_name(mirror.name + f".stale{os.getpid()}")
         try:
-            tmp.rename(mirror)
-        except OSError:  # another process made it first
-            shutil.rmtree(tmp, ignore_errors=True)
+            mirror.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
+    try:
+        tmp.rename(mirror)
+    except OSError:  # another process made it first
+        shutil.rmtree(tmp, ignore_errors=True)
     return mirror_root
+
+
+_MIRROR_MANIFEST = ".graphdistill-source"
+
+
+def _manifest(folder: Path) -> str:
+    """Every file under ``folder`` (but ``processed/``) with its size and modification time."""
+    rows = sorted(f"{f.relative_to(folder)}\t{f.stat().st_size}\t{f.stat().st_mtime_ns}" for f in folder.rglob("*")
+                  if f.is_file() and "processed" not in f.relative_to(folder).parts)
+    return "\n".join(rows)
 
 
 def _check_raw(info: DatasetInfo, root: Path, download: bool) -> None:
@@ -163,10 +195,40 @@ class LoadedGraph:
 
 
 def load_graph(info: DatasetInfo, root: Path, download: bool = False) -> LoadedGraph:
-    """Load a real dataset (everything but ``synthetic``) from ``root``; see the module docstring."""
+    """Load a real dataset (everything but ``synthetic``) from ``root``; see the module docstring.
+
+    Raw files are data: Planetoid's pickled raw files are read by an unpickler that builds
+    arrays and sparse matrices only, and processed files are loaded weights-only. A
+    processed file that does not load that way (corrupt, or from elsewhere) is removed and
+    rebuilt from the raw files; a raw file that cannot be read is named in the error."""
     root = Path(root).expanduser()
     _check_raw(info, root, download)
     family_root = _family_root(info, root)
+    dataset_dir = family_root / info.folder
+    raw_dir = dataset_dir / "raw"
+    if info.family == "planetoid" and raw_dir.is_dir():
+        check_planetoid_raw(raw_dir, info.raw_files())
+    _drop_unloadable_processed(dataset_dir / "processed")
+    try:
+        # PyG's and OGB's loaders read processed files weights-only given their data classes
+        # (else PyG retries with an unrestricted load); checked above by _drop_unloadable_processed
+        with torch.serialization.safe_globals(_pyg_safe_globals()):
+            return _load(info, family_root)
+    except GraphDistillError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a download or parse failure names the files
+        first = str(err).splitlines()[0][:200] if str(err) else ""
+        if download and any(not (raw_dir / f).exists() for f in info.raw_files()):
+            raise DatasetNotFoundError(
+                f"Could not download dataset {info.name!r} ({type(err).__name__}: {first}). Without network access, "
+                f"copy its raw files ({', '.join(info.raw_files())}) into {raw_dir}.") from None
+        raise DatasetFileError(
+            f"Could not read dataset {info.name!r} from {raw_dir} ({type(err).__name__}: {first}): a raw file "
+            f"({', '.join(info.raw_files()) or 'see the folder'}) is corrupt or truncated. Replace it with the "
+            "original file.") from None
+
+
+def _load(info: DatasetInfo, family_root: Path) -> LoadedGraph:
     if info.family == "planetoid":
         from torch_geometric.datasets import Planetoid
 
@@ -183,14 +245,72 @@ def load_graph(info: DatasetInfo, root: Path, download: bool = False) -> LoadedG
     raise ValueError(f"{info.name} is not loaded from disk.")
 
 
+def _drop_unloadable_processed(folder: Path) -> None:
+    """Remove ``folder`` (a loader's ``processed/``) unless every ``.pt`` file in it loads
+    weights-only (with PyG's and OGB's data classes allowed); the loader then rebuilds it
+    from the raw files. PyG would otherwise fall back to an unrestricted load."""
+    for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+        try:
+            with torch.serialization.safe_globals(_pyg_safe_globals()):
+                torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - anything that does not load is rebuilt
+            warnings.warn(f"{path} does not load as plain data ({type(err).__name__}): rebuilding "
+                          f"{folder} from the raw files.", stacklevel=3)
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+
+
+def _pyg_safe_globals() -> list:
+    """The classes a PyG or OGB processed file may name: PyG's data and storage classes."""
+    from torch_geometric.data import Data, HeteroData
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import BaseStorage, EdgeStorage, GlobalStorage, NodeStorage
+
+    return [Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage, EdgeStorage, GlobalStorage, NodeStorage]
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Builds numpy arrays, scipy sparse matrices and plain containers only: what
+    Planetoid's raw files hold. Anything else (a function that would run) is refused."""
+
+    ALLOWED = {
+        ("collections", "defaultdict"), ("builtins", "list"), ("builtins", "dict"), ("builtins", "set"),
+        ("__builtin__", "list"), ("__builtin__", "dict"), ("__builtin__", "set"),  # Python 2 pickles
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module: str, name: str):
+        allowed = (module, name) in self.ALLOWED or (
+            module.startswith("scipy.sparse") and name.endswith(("_matrix", "_array")))
+        if not allowed:
+            raise pickle.UnpicklingError(f"refused to build {module}.{name}")
+        return super().find_class(module, name)
+
+
+def check_planetoid_raw(raw_dir: Path, files: list[str]) -> None:
+    """Read each of Planetoid's pickled raw files with :class:`_DataOnlyUnpickler` before
+    PyG unpickles them: a file that would build anything but data, or is corrupt, is named
+    in a :class:`DatasetFileError`."""
+    for name in files:
+        path = raw_dir / name
+        if name.endswith(".test.index") or not path.exists():
+            continue  # a text file of integers; a missing file is downloaded (or reported) by the loader
+        try:
+            with open(path, "rb") as f:
+                _DataOnlyUnpickler(f, encoding="latin1").load()
+        except Exception as err:  # noqa: BLE001 - any failure means the file cannot be used
+            raise DatasetFileError(f"Raw file {path} cannot be read as data ({type(err).__name__}: "
+                                   f"{str(err)[:160]}): it is corrupt or not an original Planetoid file. Replace "
+                                   "it with the original.") from None
+
+
 def _load_ogb(info: DatasetInfo, family_root: Path) -> LoadedGraph:
     from ogb.nodeproppred import PygNodePropPredDataset
 
-    # OGB's loader saves and loads PyG objects with torch.load, which newer torch versions
-    # restrict to plain tensors by default; these files are written locally by OGB itself.
-    with _trusted_torch_load():
-        ds = PygNodePropPredDataset(info.pyg_name, root=str(family_root))
-        split = ds.get_idx_split()
+    ds = PygNodePropPredDataset(info.pyg_name, root=str(family_root))
+    split = ds.get_idx_split()
     if ds.is_hetero:
         return LoadedGraph(flatten_heterograph(ds[0], split, target="paper"), int(ds.num_classes), info)
     data = ds[0]
@@ -215,22 +335,6 @@ def _load_ogb(info: DatasetInfo, family_root: Path) -> LoadedGraph:
     data.val_mask = index_to_mask(split["valid"], n)
     data.test_mask = index_to_mask(split["test"], n)
     return LoadedGraph(data, num_classes, info)
-
-
-class _trusted_torch_load:
-    """Temporarily default ``torch.load`` to ``weights_only=False`` (OGB's own cache files)."""
-
-    def __enter__(self) -> None:
-        self._orig = torch.load
-
-        def load(*args, **kwargs):
-            kwargs.setdefault("weights_only", False)
-            return self._orig(*args, **kwargs)
-
-        torch.load = load
-
-    def __exit__(self, *exc) -> None:
-        torch.load = self._orig
 
 
 def flatten_heterograph(hetero: Data, split: dict, target: str) -> Data:

@@ -103,7 +103,9 @@ class RepresentationIdentifier(nn.Module):
 
 def real_fake_bce(scores: Tensor, real: bool) -> Tensor:
     """Mean BCE of discriminator scores (logits) against "real" (1) or "fake" (0); shared
-    by GraphAKD's identifiers and OAD's peer discriminators."""
+    by GraphAKD's identifiers and OAD's peer discriminators; 0 for no scores."""
+    if scores.numel() == 0:  # e.g. no edge among a sampled batch's covered nodes: nothing to score
+        return scores.sum()
     target = torch.ones_like(scores) if real else torch.zeros_like(scores)
     return F.binary_cross_entropy_with_logits(scores, target)
 
@@ -153,6 +155,7 @@ class AdversarialDistiller(AdversarialComponent):
     """
 
     name = "graphakd"
+    supports_multilabel = False  # a (C+1)-way identifier and a softmax over the classes
 
     def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", d_critic: int = 1, g_critic: int = 1,
                  lr: float = 0.01, weight_decay: float = 5e-4, logit_weight: float = 1.0, edge_weight: float = 1.0,

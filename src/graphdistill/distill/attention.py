@@ -68,6 +68,7 @@ class LayerAttentionDistiller(DistillationComponent):
     """
 
     name = "abkd"
+    min_nodes = 2  # standardised per dimension over the nodes
 
     def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", dim: int = 128,
                  softmax_over: Literal["student", "teacher"] = "student", temperature: float = 1.0,

@@ -39,6 +39,12 @@ class DistillationComponent(nn.Module):
 
     #: short name used in logs (``train/<name>``)
     name: str = "component"
+    #: fewest covered nodes the loss is defined for; a batch with fewer skips the term
+    #: (2 where a BatchNorm head or a per-dimension statistic over the nodes needs them)
+    min_nodes: int = 1
+    #: whether the loss is defined for multi-label tasks (independent sigmoid outputs,
+    #: ogbn-proteins); components that read the logits as one softmax are not
+    supports_multilabel: bool = True
 
     def __init__(self, weight: float = 1.0, nodes: NodeSet = "all") -> None:
         super().__init__()
@@ -46,6 +52,15 @@ class DistillationComponent(nn.Module):
             raise ConfigError(f"{type(self).__name__}: nodes must be 'all' or 'train', got {nodes!r}.")
         self.weight = float(weight)
         self.nodes = nodes
+        self.multilabel = False
+
+    def set_multilabel(self, multilabel: bool) -> None:
+        """Called by the distillation module once the data is known: a multi-label task
+        (ogbn-proteins) is refused by components that read the logits as one softmax."""
+        if multilabel and not self.supports_multilabel:
+            raise ConfigError(f"{type(self).__name__} reads the logits as one softmax over classes, but this dataset "
+                              "is multi-label (independent tasks): use LogitKD or a feature method instead.")
+        self.multilabel = multilabel
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
         """Create trainable parts for the given layer widths (``hiddens`` widths of each model).
@@ -101,6 +116,8 @@ class ProjectedPairComponent(LayerPairComponent):
     Args:
         proj_dim: width of the shared space.
     """
+
+    min_nodes = 2  # BatchNorm in training mode needs two nodes
 
     def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", student_layer: int = -1,
                  teacher_layer: int = -1, proj_dim: int = 256) -> None:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from ..errors import ConfigError
 from ..models import ModelOutput
 from .base import NodeSet, ProjectedPairComponent
 from .structure import sample_nodes
@@ -43,6 +44,8 @@ class ContrastiveDistiller(ProjectedPairComponent):
                  teacher_layer: int = -1, proj_dim: int = 256, temperature: float = 0.075,
                  max_nodes: int = 1024) -> None:
         super().__init__(weight, nodes, student_layer, teacher_layer, proj_dim)
+        if not temperature > 0:
+            raise ConfigError(f"ContrastiveDistiller: temperature must be positive, got {temperature}.")
         self.temperature = temperature
         self.max_nodes = max_nodes
 

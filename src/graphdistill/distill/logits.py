@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from ..errors import ConfigError
 from ..models import ModelOutput
 from .base import DistillationComponent, NodeSet
 
@@ -23,8 +25,13 @@ class LogitKD(DistillationComponent):
     logits are small. On Coauthor CS a GCN teacher's logits average |z| ≈ 1, so at T = 4 its
     targets are near-uniform, and plain KD loses 22 points against the student alone.
 
+    On a multi-label task (ogbn-proteins: ``C`` independent yes/no tasks, sigmoid outputs)
+    the softmax over "classes" would be wrong; there the loss is the binary KL per task,
+    ``T² · mean_c KL(Bernoulli(σ(z_t,c / T)) || Bernoulli(σ(z_s,c / T)))``, averaged over
+    nodes (``standardize`` is refused: z-scoring across independent tasks has no meaning).
+
     Args:
-        temperature: softmax temperature ``T``.
+        temperature: softmax temperature ``T`` (> 0).
         standardize: z-score each node's logits before the temperature.
     """
 
@@ -33,8 +40,16 @@ class LogitKD(DistillationComponent):
     def __init__(self, weight: float = 0.9, nodes: NodeSet = "all", temperature: float = 4.0,
                  standardize: bool = False) -> None:
         super().__init__(weight, nodes)
+        if not temperature > 0:
+            raise ConfigError(f"LogitKD: temperature must be positive, got {temperature}.")
         self.temperature = temperature
         self.standardize = standardize
+
+    def set_multilabel(self, multilabel: bool) -> None:
+        if multilabel and self.standardize:
+            raise ConfigError("LogitKD: standardize z-scores one softmax over the classes; this dataset is "
+                              "multi-label (independent tasks). Use standardize: false.")
+        super().set_multilabel(multilabel)
 
     def _scaled(self, logits: Tensor) -> Tensor:
         if self.standardize:
@@ -44,7 +59,16 @@ class LogitKD(DistillationComponent):
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         mask = self.node_mask(batch)
         t = self.temperature
+        if self.multilabel:
+            return binary_kl(teacher.logits[mask] / t, student.logits[mask] / t).mean(-1).mean() * t * t
         log_p_student = F.log_softmax(self._scaled(student.logits[mask]), dim=-1)
         log_p_teacher = F.log_softmax(self._scaled(teacher.logits[mask]), dim=-1)
         kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
         return kl * t * t
+
+
+def binary_kl(teacher_logits: Tensor, student_logits: Tensor) -> Tensor:
+    """Element-wise ``KL(Bernoulli(σ(t)) || Bernoulli(σ(s)))``, from logits (stable)."""
+    p = torch.sigmoid(teacher_logits)
+    return (p * (F.logsigmoid(teacher_logits) - F.logsigmoid(student_logits))
+            + (1 - p) * (F.logsigmoid(-teacher_logits) - F.logsigmoid(-student_logits)))

@@ -14,23 +14,27 @@ from ..errors import ConfigError
 from ..models import ModelOutput
 from .base import LayerPairComponent, NodeSet
 
-Kernel = Literal["cosine", "poly", "l2", "rbf"]
-KERNELS = ("cosine", "poly", "l2", "rbf")
+Kernel = Literal["cosine", "poly", "l2", "neg_sq_l2", "rbf"]
+KERNELS = ("cosine", "poly", "l2", "neg_sq_l2", "rbf")
 
 
 def similarity(a: Tensor, b: Tensor, kernel: Kernel, gamma: float = 1.0, pairwise: bool = False) -> Tensor:
     """Kernel similarity between rows of ``a`` and ``b``: row by row (``[N]``), or every
     pair (``[N, M]``) with ``pairwise``.
 
-    ``cosine``: cosine similarity; ``poly``: its square; ``l2``: negative squared Euclidean
-    distance; ``rbf``: ``exp(-gamma · squared distance)``.
+    ``cosine``: cosine similarity; ``poly``: its square; ``l2``: the Euclidean distance
+    ``‖a − b‖`` (as the G-CRD reference code has it, a distance used as the score);
+    ``neg_sq_l2``: the negative squared distance (a similarity); ``rbf``:
+    ``exp(-gamma · squared distance)``.
     """
     if kernel in ("cosine", "poly"):
         a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
         cos = a @ b.t() if pairwise else (a * b).sum(dim=-1)
         return cos if kernel == "cosine" else cos.pow(2)
+    if kernel == "l2":
+        return torch.cdist(a, b) if pairwise else (a - b).norm(dim=-1)
     sq = torch.cdist(a, b).pow(2) if pairwise else (a - b).pow(2).sum(dim=-1)
-    return -sq if kernel == "l2" else torch.exp(-gamma * sq)
+    return -sq if kernel == "neg_sq_l2" else torch.exp(-gamma * sq)
 
 
 class _KernelComponent(LayerPairComponent):
@@ -54,7 +58,7 @@ class LocalStructurePreserving(_KernelComponent):
     for large graphs).
 
     Args:
-        kernel: ``cosine``, ``poly``, ``l2`` or ``rbf``.
+        kernel: ``cosine``, ``poly``, ``l2``, ``neg_sq_l2`` or ``rbf`` (see :func:`similarity`).
         gamma: RBF bandwidth (``exp(-gamma · d²)``).
     """
 
@@ -86,7 +90,7 @@ class GlobalStructurePreserving(_KernelComponent):
     each model's space, and take the mean squared difference of the two matrices.
 
     Args:
-        kernel: ``cosine``, ``poly``, ``l2`` or ``rbf``.
+        kernel: ``cosine``, ``poly``, ``l2``, ``neg_sq_l2`` or ``rbf`` (see :func:`similarity`).
         gamma: RBF bandwidth.
         max_nodes: nodes sampled per step (the matrices are ``max_nodes²``).
     """

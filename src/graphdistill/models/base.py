@@ -8,12 +8,15 @@ methods read layers from that structure; nothing is reached through hooks.
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
+
+from ..errors import ConfigError
 
 NormType = Literal["none", "batch", "layer"]
 
@@ -57,7 +60,7 @@ def make_norm(norm: NormType | None, channels: int) -> nn.Module:
         return nn.BatchNorm1d(channels)
     if norm == "layer":
         return nn.LayerNorm(channels)
-    raise ValueError(f"Unknown norm {norm!r}: use 'none', 'batch' or 'layer'.")
+    raise ConfigError(f"Unknown norm {norm!r}: use 'none', 'batch' or 'layer'.")
 
 
 class NodeClassifier(nn.Module):
@@ -94,13 +97,16 @@ class NodeClassifier(nn.Module):
         **extra: Any,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+            raise ConfigError(f"{name}: num_layers must be >= 1, got {num_layers}.")
         if in_channels <= 0 or out_channels <= 0 or hidden_channels <= 0:
-            raise ValueError(
-                f"{type(self).__name__}: channel sizes must be positive "
+            raise ConfigError(
+                f"{name}: channel sizes must be positive "
                 f"(in={in_channels}, hidden={hidden_channels}, out={out_channels})."
             )
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"{name}: dropout must be in [0, 1), got {dropout}.")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels
@@ -232,11 +238,47 @@ class FeatureDropout(nn.Module):
         return f"p={self.p}, sparse_output={self.sparse_output}"
 
 
+#: environment variable listing further model classes (``module.Class``, comma-separated)
+#: that :func:`build_model` may build, besides graphdistill's own
+ALLOWED_MODELS_ENV = "GRAPHDISTILL_ALLOWED_MODELS"
+_allowed_models: set[str] = set()
+
+
+def allow_model_class(class_path: str) -> None:
+    """Let :func:`build_model` build ``class_path`` (a :class:`NodeClassifier` subclass
+    outside ``graphdistill.models``), for this process. The same as listing it in
+    ``$GRAPHDISTILL_ALLOWED_MODELS``."""
+    _allowed_models.add(class_path)
+
+
+def _model_allowed(class_path: str) -> bool:
+    listed = {c.strip() for c in os.environ.get(ALLOWED_MODELS_ENV, "").split(",") if c.strip()}
+    return class_path.startswith("graphdistill.models.") or class_path in _allowed_models | listed
+
+
 def build_model(spec: dict[str, Any]) -> NodeClassifier:
-    """Rebuild a model from :meth:`NodeClassifier.spec` output."""
-    module_name, _, class_name = spec["class_path"].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**spec["init_args"])
+    """Rebuild a model from :meth:`NodeClassifier.spec` output.
+
+    A spec read from a file is data, so only allowed classes are built: the
+    :class:`NodeClassifier` subclasses in ``graphdistill.models`` and those allowed
+    explicitly (:func:`allow_model_class`, ``$GRAPHDISTILL_ALLOWED_MODELS``). Anything else
+    is refused before its module is imported, with a :class:`ConfigError`."""
+    class_path = spec.get("class_path") if isinstance(spec, dict) else None
+    init_args = spec.get("init_args", {}) if isinstance(spec, dict) else None
+    if not isinstance(class_path, str) or not isinstance(init_args, dict):
+        raise ConfigError(f"A model record must be {{class_path, init_args}}, got {spec!r:.200}.")
+    if not _model_allowed(class_path):
+        raise ConfigError(
+            f"Refused to build {class_path!r}: only graphdistill.models classes are built from a file or config. "
+            f"If you trust it, allow it with {ALLOWED_MODELS_ENV}={class_path}.")
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"Cannot build model {class_path!r}: {err}.") from None
+    if not (isinstance(cls, type) and issubclass(cls, NodeClassifier)):
+        raise ConfigError(f"Refused to build {class_path!r}: it is not a graphdistill NodeClassifier.")
+    return cls(**init_args)
 
 
 def count_parameters(module: nn.Module) -> int:

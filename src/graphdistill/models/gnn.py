@@ -208,7 +208,7 @@ class GAT(StackedNodeClassifier):
                  dropout: float = 0.6, norm: NormType = "none", residual: bool = False,
                  heads: int = 8, out_heads: int = 1, attn_dropout: float = 0.6) -> None:
         if hidden_channels % heads:
-            raise ValueError(f"GAT: hidden_channels ({hidden_channels}) must be divisible by heads ({heads}).")
+            raise ConfigError(f"GAT: hidden_channels ({hidden_channels}) must be divisible by heads ({heads}).")
         self._heads, self._out_heads, self._attn_dropout = heads, out_heads, attn_dropout
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
                          heads=heads, out_heads=out_heads, attn_dropout=attn_dropout)
@@ -272,7 +272,7 @@ class RGCN(StackedNodeClassifier):
                  num_bases: int | None = None) -> None:
         num_nodes_per_type = list(num_nodes_per_type or [])
         if num_relations < 1:
-            raise ValueError(f"RGCN: num_relations must be >= 1, got {num_relations}.")
+            raise ConfigError(f"RGCN: num_relations must be >= 1, got {num_relations}.")
         self._num_relations, self._num_bases = num_relations, num_bases
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
                          num_relations=num_relations, num_nodes_per_type=num_nodes_per_type, num_bases=num_bases)

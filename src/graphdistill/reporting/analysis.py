@@ -25,7 +25,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
 from ..errors import ConfigError
-from ..models import ModelOutput, NodeClassifier
+from ..models import ModelOutput, NodeClassifier, count_parameters
 
 
 def linear_cka(x: Tensor, y: Tensor) -> float:
@@ -132,6 +132,7 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
             seeds: int = 3) -> list[dict[str, Any]]:
     """Similarity to the teacher and robustness of each student checkpoint (and the
     teacher's own robustness, first row), all on the teacher's graph and split."""
+    from ..training.checkpoint import load_model
     from ..training.teacher import FrozenTeacher
 
     teacher = FrozenTeacher(teacher_path)
@@ -142,10 +143,10 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
              "parameters": teacher.num_parameters, **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
     for path in student_paths:
-        student = FrozenTeacher(path)  # any graphdistill checkpoint loads this way
-        student.check_data(teacher.data_fingerprint)
+        student = load_model(path, role="student checkpoint")
+        teacher.check_data(student.record.get("data") or {})
         rows.append({"checkpoint": str(path), "model": type(student.model).__name__,
-                     "parameters": student.num_parameters, **similarity(student.model, teacher.model, data),
+                     "parameters": count_parameters(student.model), **similarity(student.model, teacher.model, data),
                      **robustness(student.model, data, edge_drop, feature_noise, seeds)})
     return rows
 

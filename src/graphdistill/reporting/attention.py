@@ -47,9 +47,9 @@ class AttentionMapReport(L.Callback):
                         pl_module.log(f"attention/{name}/t{i}_s{j}", a[i, j])
 
     def on_fit_end(self, trainer, pl_module) -> None:
+        out_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a collective call under DDP: every rank
         if not trainer.is_global_zero:
             return
-        out_dir = Path(trainer.log_dir or trainer.default_root_dir)
         for name, component in self._components(pl_module):
             a = component.attention_map.float().cpu()
             out_dir.mkdir(parents=True, exist_ok=True)

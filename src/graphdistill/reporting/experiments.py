@@ -50,7 +50,18 @@ class Grid:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Grid:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Grid file not found: {path}.")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"Grid {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"Grid {path}: expected keys (datasets, teacher, students, methods, seeds, extra), got "
+                              f"a {type(raw).__name__}.")
         unknown = set(raw) - {"datasets", "teacher", "students", "methods", "seeds", "extra"}
         if unknown:
             raise ConfigError(f"Grid {path}: unknown keys {sorted(unknown)} (allowed: datasets, teacher, students, "
@@ -59,10 +70,20 @@ class Grid:
             grid = cls(**raw)
         except TypeError as err:
             raise ConfigError(f"Grid {path}: {err}") from None
-        grid.check()
+        grid.check(path)
         return grid
 
-    def check(self) -> None:
+    def check(self, path: str | Path = "grid") -> None:
+        for key in ("datasets", "students", "methods", "extra"):
+            value = getattr(self, key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"Grid {path}: {key} must be a list of names, e.g. {key}: [{value}], got {value!r}.")
+        if not self.datasets or not self.students:
+            raise ConfigError(f"Grid {path}: datasets and students must each name at least one config.")
+        if not isinstance(self.teacher, str):
+            raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn), got {self.teacher!r}.")
+        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
+            raise ConfigError(f"Grid {path}: seeds must be a whole number >= 1, got {self.seeds!r}.")
         missing = [str(p) for d in self.datasets for p in
                    [CONFIGS / d / f"{self.teacher}.yaml", *(CONFIGS / d / f"student_{s}.yaml" for s in self.students)]
                    if not p.exists()]

@@ -29,9 +29,9 @@ from ..models import NodeClassifier
 def load_model(checkpoint: str | Path) -> NodeClassifier:
     """The network of any graphdistill checkpoint (teacher, student alone, distilled or OAD
     student), rebuilt from its own record, in eval mode."""
-    from ..training.teacher import FrozenTeacher  # the one checkpoint reader
+    from ..training.checkpoint import load_model as read_model  # the one checkpoint reader
 
-    return FrozenTeacher(checkpoint).model
+    return read_model(checkpoint).model
 
 
 def _timed(fn, device: torch.device, repeats: int, warmup: int) -> float:

@@ -13,7 +13,8 @@ from ..distill.adversarial import AdversarialComponent
 from ..distill.base import DistillationComponent
 from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
-from .plain import CHECKPOINT_KEY, NodeClassificationModule
+from .checkpoint import CHECKPOINT_KEY
+from .plain import NodeClassificationModule
 from .teacher import FrozenTeacher
 
 
@@ -91,6 +92,8 @@ class DistillationModule(NodeClassificationModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         self.teacher.check_data(self.data_fingerprint or {})
+        for component in self.components:
+            component.set_multilabel(self.multilabel)
 
     @property
     def uses_unlabelled_nodes(self) -> bool:  # type: ignore[override]
@@ -142,7 +145,7 @@ class DistillationModule(NodeClassificationModule):
         step = self.training_step_index(batch_idx)
         out, teacher = self(batch), self.teacher_batch(batch)
         for (name, component), opt in zip(self.adversarial, discriminator_opts):
-            if step % component.d_critic:
+            if step % component.d_critic or not covers_enough(component, batch):
                 continue
             with self.toggled_optimizer(opt):
                 loss = component.discriminator_loss(out.detach(), teacher, batch)
@@ -175,15 +178,14 @@ class DistillationModule(NodeClassificationModule):
         terms = {"task": task_loss}
         weights = {"task": self.task_weight}
         for name, component in zip(self.component_names, self.components):
+            if not covers_enough(component, batch):
+                continue  # a sampled batch with (almost) no node this component covers: no term this step
             terms[name], weights[name] = component(out, teacher, batch), component.weight
-        self.check_finite(terms)
-        total = sum(weights[name] * term for name, term in terms.items())
-        for name, term in terms.items():
-            self.log(f"train/{name}", term, batch_size=num_seeds(batch))
+        total = self.combine_terms(terms, weights, num_seeds(batch))
         for name, component in self.adversarial:
-            for part, value in component.parts.items():
-                self.log(f"train/{name}/{part}", value, batch_size=num_seeds(batch))
-        self.log("train/total", total, batch_size=num_seeds(batch))
+            if name in terms:
+                for part, value in component.parts.items():
+                    self.log(f"train/{name}/{part}", value, batch_size=num_seeds(batch))
         return total
 
     # ------------------------------------------------------------------ checkpoints
@@ -200,6 +202,15 @@ class DistillationModule(NodeClassificationModule):
                 f"{recorded['sha256'][:12]}…), but teacher {self.teacher.path} has sha256 {self.teacher.sha256[:12]}…. "
                 "Resume with the original teacher file, or start a new run."
             )
+
+
+def covers_enough(component: DistillationComponent, batch: Data) -> bool:
+    """Whether ``component`` covers at least its ``min_nodes`` nodes of ``batch``. Always on
+    the whole graph; on a sampled batch with ``nodes: train`` a batch can hold no labelled
+    seed, where a mean over no node would be NaN (and a BatchNorm head fails on one)."""
+    if getattr(batch, "batch_size", None) is None and component.nodes == "all":
+        return True
+    return int(component.node_mask(batch).sum()) >= component.min_nodes
 
 
 def _unique_names(components: list[DistillationComponent]) -> list[str]:

@@ -22,7 +22,8 @@ from torch_geometric.utils import scatter
 from ..distill.adversarial import discriminator_accuracy, real_fake_bce
 from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier, build_model
-from .plain import CHECKPOINT_FORMAT, CHECKPOINT_KEY, NodeClassificationModule
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY
+from .plain import NodeClassificationModule
 
 
 class PeerDiscriminator(nn.Module):
@@ -231,6 +232,9 @@ class OnlineDistillationModule(NodeClassificationModule):
             raise ConfigError("OnlineDistillationModule trains full-batch (its discriminators are GNNs over the "
                               "whole graph): use --data.loader full.")
         super().setup(stage)
+        if self.multilabel:
+            raise ConfigError("OnlineDistillationModule teaches each student by a softmax over its peers' logits; this "
+                              "dataset is multi-label (independent tasks). Use offline distillation (LogitKD).")
         for split in ("train", "val", "test"):
             for key in self._keys:
                 if f"{split}_{key}" not in self.metrics:
@@ -273,14 +277,10 @@ class OnlineDistillationModule(NodeClassificationModule):
             if distilling:
                 for k, fooling in enumerate(ring_fooling_losses(list(self.discriminators), hidden, batch.edge_index)):
                     terms[f"adv/s{k}"], weights[f"adv/s{k}"] = fooling, self.adversarial_weight
-            self.check_finite(terms)
-            total = sum(weights[name] * term for name, term in terms.items())
+            total = self.combine_terms(terms, weights, n)
             student_opt.zero_grad()
             self.manual_backward(total)
             student_opt.step()
-        for name, term in terms.items():
-            self.log(f"train/{name}", term, batch_size=n)
-        self.log("train/total", total, batch_size=n)
         for k, o in enumerate(outs):
             metric = self.metrics[f"train_s{k}"]
             metric(o.logits[mask].detach(), batch.y[mask])  # this step's score; Lightning resets it

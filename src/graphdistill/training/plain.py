@@ -6,22 +6,23 @@ the distillation module extends its loss and nothing else.
 
 from __future__ import annotations
 
+import math
 import random
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import seed_nodes
 from ..errors import ConfigError, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
-
-CHECKPOINT_KEY = "graphdistill"
-CHECKPOINT_FORMAT = 1
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 
 
 class NodeClassificationModule(L.LightningModule):
@@ -45,7 +46,8 @@ class NodeClassificationModule(L.LightningModule):
     def __init__(self, model: NodeClassifier, lr: float = 0.01, weight_decay: float = 5e-4) -> None:
         super().__init__()
         if not isinstance(model, NodeClassifier):
-            raise TypeError(f"model must be a graphdistill NodeClassifier, got {type(model).__name__}.")
+            raise ConfigError(f"model must be a graphdistill NodeClassifier, got {type(model).__name__}.")
+        check_optimizer_settings(type(self).__name__, lr, weight_decay)
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
@@ -54,6 +56,9 @@ class NodeClassificationModule(L.LightningModule):
         self.data_fingerprint: dict[str, Any] | None = None
         self.inference_batch_size: int | None = None
         self.metrics = nn.ModuleDict()
+        #: the run's resolved config as flat ``{key: value}`` (set by the CLI), stored in
+        #: every checkpoint so that a resume can refuse a changed run
+        self.run_config: dict[str, Any] | None = None
 
     #: whether training batches should be seeded at unlabelled nodes too (read by the data
     #: module's ``train_seeds: auto``); plain training learns from labelled nodes only
@@ -68,6 +73,12 @@ class NodeClassificationModule(L.LightningModule):
         self.multilabel = datamodule.multilabel
         self.data_fingerprint = datamodule.fingerprint()
         self.inference_batch_size = datamodule.inference_chunk
+        strategy = self.trainer.strategy
+        if not self.automatic_optimization and isinstance(strategy, DDPStrategy):
+            # several optimizers, each stepping on a loss that reaches part of the parameters
+            # (discriminators, then the student): DDP must find the unused ones at every
+            # backward pass, or it fails at the next step
+            strategy._ddp_kwargs["find_unused_parameters"] = True
         if getattr(datamodule, "sampled", False):
             for model in self.trained_models():
                 check_sampling(model, datamodule.num_neighbors)
@@ -122,8 +133,7 @@ class NodeClassificationModule(L.LightningModule):
         """Stop training with :class:`NonFiniteLossError` if a loss term is NaN or infinite.
 
         Called before the terms are backpropagated, so the weights never take a step from a
-        bad loss; the last checkpoint (``last.ckpt``, written after every validation) is the
-        last good state. One device sync per step."""
+        bad loss. One device sync per step."""
         if not terms:
             return
         if bool(torch.stack([t.detach().float().sum() for t in terms.values()]).isfinite().all()):
@@ -131,13 +141,37 @@ class NodeClassificationModule(L.LightningModule):
         name, value = next((n, t) for n, t in terms.items() if not bool(t.detach().isfinite().all()))
         trainer = self._trainer
         step = self.training_step_index(trainer.fit_loop.epoch_loop.batch_idx) if trainer is not None else "?"
+        self.stop_nonfinite(f"loss term train/{name} became {value.detach().float().sum().item()} at training step "
+                            f"{step} (epoch {self.current_epoch}); that step was not applied")
+
+    def combine_terms(self, terms: dict[str, Tensor], weights: dict[str, float], batch_size: int) -> Tensor:
+        """``Σ weight · term``, the loss to minimise: every term *and* the weighted total are
+        checked (:meth:`check_finite`: a NaN or infinity stops the run before the step), then
+        logged as ``train/<name>`` (unweighted) and ``train/total``. The one place where loss
+        terms are weighted and checked."""
+        total = sum(weights[name] * term for name, term in terms.items())
+        self.check_finite({**terms, "total": total})
+        for name, term in terms.items():
+            self.log(f"train/{name}", term, batch_size=batch_size)
+        self.log("train/total", total, batch_size=batch_size)
+        return total
+
+    def stop_nonfinite(self, what: str) -> None:
+        """Raise :class:`NonFiniteLossError` saying ``what`` happened and how to go on: from
+        the last checkpoint (never written with non-finite weights, see
+        :class:`~graphdistill.training.checkpoint.SafeCheckpointIO`) with a lower learning
+        rate, which a resume accepts, or a new run."""
+        trainer = self._trainer
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") if trainer is not None else ""
-        where = (f"The last good checkpoint is {last}: resume from it with --ckpt_path {last}."
-                 if last else "No checkpoint was written before it (it failed in the first epoch).")
-        raise NonFiniteLossError(
-            f"Training stopped: loss term train/{name} became {value.detach().float().sum().item()} at training step "
-            f"{step} (epoch {self.current_epoch}); that step was not applied. {where} Lower the learning rate or "
-            "this term's weight, or check the inputs for NaN.")
+        lower = f"{self.lr / 10:g}"
+        if last and Path(last).is_file():
+            where = (f"The last good checkpoint is {last}: resume from it with a lower learning rate "
+                     f"(--ckpt_path {last} --model.init_args.lr {lower}), or start again with a lower learning rate "
+                     "or this term's weight.")
+        else:
+            where = ("No checkpoint was written before it. Start again with a lower learning rate (e.g. "
+                     f"--model.init_args.lr {lower}) or a lower weight for this term.")
+        raise NonFiniteLossError(f"Training stopped: {what}. {where} Check the inputs for NaN too.")
 
     def training_step_index(self, batch_idx: int) -> int:
         """Index of the current training step counted from the start of training (unlike
@@ -162,7 +196,11 @@ class NodeClassificationModule(L.LightningModule):
         seeds = seed_nodes(batch)
         mask = getattr(batch, f"{split}_mask")[seeds]
         logits, target = out.logits[seeds][mask], batch.y[seeds][mask]
-        self.log(f"{split}/loss", self.task_loss(logits, target), batch_size=int(mask.sum()), sync_dist=True)
+        loss = self.task_loss(logits, target)
+        if split == "val" and self._trainer is not None and self.trainer.state.fn == "fit" \
+                and not bool(loss.isfinite()):
+            self.stop_nonfinite(f"val/loss became {float(loss)} at epoch {self.current_epoch} (the weights diverged)")
+        self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), sync_dist=True)
         self.log_metric(split, logits, target)
 
     def log_metric(self, split: str, logits: Tensor, target: Tensor) -> None:
@@ -190,13 +228,31 @@ class NodeClassificationModule(L.LightningModule):
             "metric": self.metric_name,
             "rng": rng_states(),
         }
+        if self.run_config is not None:
+            checkpoint[CHECKPOINT_KEY]["config"] = self.run_config
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the random streams (dropout, node sampling), so that a resumed run goes on
-        exactly as the uninterrupted run would have."""
+        exactly as the uninterrupted run would have; the optimizers keep this run's learning
+        rates (the one setting a resume may change, e.g. lowered after a divergence)."""
         states = (checkpoint.get(CHECKPOINT_KEY) or {}).get("rng")
         if states:
             set_rng_states(states)
+        saved = checkpoint.get("optimizer_states")
+        if saved:
+            fresh = self.configure_optimizers()
+            fresh = fresh if isinstance(fresh, (list, tuple)) else [fresh]
+            for optimizer, state in zip(fresh, saved):
+                for group, saved_group in zip(optimizer.param_groups, state.get("param_groups", [])):
+                    saved_group["lr"] = group["lr"]
+
+
+def check_optimizer_settings(owner: str, lr: float, weight_decay: float) -> None:
+    """Fail with one line on a learning rate or weight decay no optimizer can use."""
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ConfigError(f"{owner}: lr must be a positive number, got {lr}.")
+    if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+        raise ConfigError(f"{owner}: weight_decay must be >= 0, got {weight_decay}.")
 
 
 def check_sampling(model: NodeClassifier, num_neighbors: list[int]) -> None:

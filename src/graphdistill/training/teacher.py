@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,56 +19,32 @@ import torch
 from torch_geometric.data import Data
 
 from ..data.datasets import cache_dir
-from ..errors import TeacherCheckpointError
-from ..models import ModelOutput, NodeClassifier, build_model
-from .plain import CHECKPOINT_KEY
+from ..errors import CheckpointError, TeacherCheckpointError
+from ..models import ModelOutput, NodeClassifier
+from .checkpoint import atomic_save, load_model
 
 #: fingerprint keys that must agree between the teacher's data and the student's
 _MUST_MATCH = ("dataset", "num_nodes", "num_features", "num_classes", "split", "normalize_features", "synthetic")
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_TEACHER_HINT = ("Train a teacher first (graphdistill fit --config configs/<dataset>/<model>.yaml) and pass the best "
+                 "checkpoint that fit prints (also in results.json).")
 
 
 class FrozenTeacher:
     """A teacher network in eval mode with gradients off, plus where it came from."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
-        if not self.path.is_file():
-            raise TeacherCheckpointError(
-                f"Teacher checkpoint not found: {self.path}. Train a teacher first (graphdistill fit --config "
-                "configs/<dataset>/<model>.yaml) and pass the best checkpoint that fit prints (also in results.json)."
-            )
-        self.sha256 = file_sha256(self.path)
         try:
-            checkpoint = torch.load(self.path, map_location="cpu", weights_only=False)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
-            raise TeacherCheckpointError(
-                f"Teacher checkpoint {self.path} is corrupt or not a PyTorch checkpoint ({type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}). Re-train the teacher or pass another file."
-            ) from None
-        meta = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-        if not meta or "model" not in meta or "state_dict" not in checkpoint:
-            raise TeacherCheckpointError(
-                f"Teacher checkpoint {self.path} was not written by graphdistill's training module (no "
-                f"'{CHECKPOINT_KEY}' record). Train the teacher with graphdistill fit."
-            )
-        self.spec: dict[str, Any] = meta["model"]
-        self.data_fingerprint: dict[str, Any] = meta.get("data") or {}
-        self.model: NodeClassifier = build_model(self.spec)
-        state = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as err:
-            raise TeacherCheckpointError(
-                f"Teacher checkpoint {self.path} does not match its own model record: {str(err).splitlines()[0]}"
-            ) from None
+            loaded = load_model(path, role="teacher checkpoint", hint=_TEACHER_HINT)
+        except TeacherCheckpointError:
+            raise
+        except CheckpointError as err:
+            raise TeacherCheckpointError(str(err)) from None
+        self.path = loaded.path
+        self.sha256 = loaded.sha256
+        self.spec: dict[str, Any] = loaded.record["model"]
+        self.data_fingerprint: dict[str, Any] = loaded.record.get("data") or {}
+        self.model: NodeClassifier = loaded.model
         self.model.eval().requires_grad_(False)
 
     @property
@@ -103,23 +80,66 @@ class FrozenTeacher:
         running the teacher.
         """
         path = self._cache_path(data) if use_cache else None
+        if path is not None and not _writable_folder(path.parent):
+            warnings.warn(f"The teacher-output cache folder {path.parent} cannot be written: running without the "
+                          "cache (set GRAPHDISTILL_CACHE to a writable folder to keep the teacher's outputs).",
+                          stacklevel=2)
+            path = None
         if path is not None and path.is_file():
-            try:
-                cached = torch.load(path, map_location=device, weights_only=True)
-                return ModelOutput(cached["logits"], list(cached["hiddens"]))
-            except Exception:  # noqa: BLE001 - a broken cache file is recomputed
-                path.unlink(missing_ok=True)
+            cached = self._read_cache(path, data)
+            if cached is not None:
+                return ModelOutput(cached.logits.to(device), [h.to(device) for h in cached.hiddens])
         self.model.to(device)
         out = self.model.inference(**self.model.inputs(data, device), batch_size=batch_size).detach()
         self.model.cpu()
+        if not all(bool(t.isfinite().all()) for t in (out.logits, *out.hiddens)):
+            raise TeacherCheckpointError(f"Teacher {self.path} gives NaN or infinite outputs on this graph: its "
+                                         "weights or the node features are broken. Check the features, or retrain it.")
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save({"logits": out.logits.cpu(), "hiddens": [h.cpu() for h in out.hiddens]}, tmp)
-            tmp.replace(path)
+            tensors = {"logits": out.logits.cpu(), "hiddens": [h.cpu() for h in out.hiddens]}
+            atomic_save({**tensors, "checksum": _checksum(tensors["logits"], tensors["hiddens"])}, path)
         return out
+
+    def _read_cache(self, path: Path, data: Data) -> ModelOutput | None:
+        """The cached outputs if they are exactly what this teacher gives on ``data``: the
+        expected shapes, finite, and matching their stored checksum; else ``None`` (and the
+        file is removed, to be recomputed)."""
+        try:
+            cached = torch.load(path, map_location="cpu", weights_only=True)
+            logits, hiddens = cached["logits"], list(cached["hiddens"])
+            expected = [(data.num_nodes, self.model.out_channels),
+                        *((data.num_nodes, w) for w in self.model.hidden_widths)]
+            shapes = [tuple(t.shape) for t in (logits, *hiddens)]
+            valid = (shapes == expected and cached.get("checksum") == _checksum(logits, hiddens)
+                     and all(bool(t.isfinite().all()) for t in (logits, *hiddens)))
+        except Exception:  # noqa: BLE001 - an unreadable cache file is recomputed
+            valid = False
+        if not valid:
+            warnings.warn(f"Teacher-output cache {path} does not match the teacher: recomputing it.", stacklevel=3)
+            path.unlink(missing_ok=True)
+            return None
+        return ModelOutput(logits, hiddens)
 
     def _cache_path(self, data: Data) -> Path:
         key = json.dumps({"teacher": self.sha256, "data": self.data_fingerprint,
                           "x": [int(data.num_nodes), int(data.num_features)]}, sort_keys=True)
         return cache_dir() / "teacher_outputs" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.pt"
+
+
+def _checksum(logits: torch.Tensor, hiddens: list[torch.Tensor]) -> str:
+    """SHA-256 of the tensors' bytes (shapes and dtypes included)."""
+    digest = hashlib.sha256()
+    for t in (logits, *hiddens):
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)

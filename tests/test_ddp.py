@@ -1,0 +1,128 @@
+"""Every module under DDP: 2 CPU processes (gloo) train, validate and test the same model as
+one process, for plain training, KD, G-CRD, ABKD, GraphAKD (several optimizers) and OAD
+(K students and K discriminators); and the SLURM scripts' command as a 2-task job."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graphdistill.cli import run_fit
+
+from .conftest import REPO, config
+
+# dropout off: Lightning re-seeds every rank when DDP starts (after the model is built), so
+# dropout masks would differ from the one-process run's; without it the averaged gradient of
+# two identical full-graph batches is the one-process gradient. Components that sample
+# nodes cover every node (max_nodes above the graph's 3,000 nodes) for the same reason.
+STUDENT = ["--config", config("synthetic/student_gcn.yaml"), "--model.init_args.model.init_args.dropout=0",
+           "--trainer.max_epochs=8"]
+METHODS = {
+    "plain": [],
+    "kd": ["--config", config("methods/kd.yaml")],
+    "gcrd": ["--config", config("methods/gcrd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
+    "abkd": ["--config", config("methods/abkd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
+    "graphakd": ["--config", config("methods/graphakd.yaml")],
+    "oad": ["--config", config("methods/oad.yaml"), "--model.init_args.warmup_epochs=3"],
+}
+TOLERANCE = 0.01  # accuracy (fraction of nodes): float reductions under DDP run in another order
+
+
+def _process(tmp_path: Path, name: str, args: list[str], env_extra: dict[str, str] | None = None,
+             devices: int = 2, launcher: list[str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRAPHDISTILL_CACHE": str(tmp_path / f"cache-{name}"),
+           **(env_extra or {})}
+    cmd = launcher or [sys.executable, "-m", "graphdistill.cli", "fit", *args, "--trainer.accelerator=cpu",
+                       f"--trainer.devices={devices}", "--trainer.strategy=ddp",
+                       f"--trainer.default_root_dir={tmp_path / name}", "--trainer.logger=false",
+                       "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, (out[-2000:], err[-4000:])
+    return out + err
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("ddp-teacher")
+    return run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=15",
+                   f"--trainer.default_root_dir={folder}", "--trainer.logger=false")["best_checkpoint"]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_two_processes_match_one(tmp_path, teacher, method):
+    args = [*STUDENT, *METHODS[method]]
+    if method not in ("plain", "oad"):
+        args.append(f"--model.init_args.teacher={teacher}")
+    two = _process(tmp_path, "two", args)  # the two-process run starts first, one process runs meanwhile
+    one = run_fit(*args, f"--trainer.default_root_dir={tmp_path / 'one'}", "--trainer.logger=false")
+    _finish(two)
+    two_results = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert abs(one["best_val"] - two_results["best_val"]) <= TOLERANCE
+    assert abs(one["test"] - two_results["test"]) <= TOLERANCE
+    assert one["test"] > 0.3  # it learned (chance is 0.2)
+
+
+def _srun_line(script: str) -> list[str]:
+    """The ``graphdistill fit ...`` command of a shipped sbatch script, as its words."""
+    text = (REPO / "scripts" / "slurm" / script).read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.strip().startswith("srun graphdistill"))
+    return [w for w in shlex.split(line.strip()[len("srun "):]) if w != "$@"]  # "$@": the user's extra arguments
+
+
+def test_the_single_node_sbatch_command_runs_as_a_two_task_slurm_job(tmp_path):
+    """The script's own command, started twice with the environment SLURM gives the two
+    tasks of a job: Lightning reads the ranks from it and the tasks train as one DDP run."""
+    words = _srun_line("single_node.sbatch")
+    job = "4242"
+    slurm = {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "1", "SLURM_NODEID": "0",
+             "SLURM_JOB_ID": job, "SLURM_JOB_NAME": "graphdistill", "SLURM_NODELIST": "localhost",
+             "SLURM_SUBMIT_DIR": str(REPO), "SLURM_CPUS_PER_TASK": "1"}
+    substituted = [re.sub(r"\$(\w+)", lambda m: {"CONFIG": config("synthetic/student_gcn.yaml"), **slurm}[m.group(1)],
+                          w) for w in words]
+    assert substituted[:2] == ["graphdistill", "fit"]
+    root = tmp_path / "runs"
+    command = [sys.executable, "-m", "graphdistill.cli", *substituted[1:], "--trainer.accelerator=cpu",
+               "--trainer.max_epochs=10", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
+               f"--trainer.default_root_dir={root}"]
+    procs = [_process(tmp_path, "slurm", [], {**slurm, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)},
+                      launcher=command) for rank in range(2)]
+    logs = [_finish(proc) for proc in procs]
+    assert "MEMBER: 1/2" in logs[0] and "MEMBER: 2/2" in logs[1]  # one DDP run of two ranks, from SLURM's variables
+    results = json.loads((root / "results.json").read_text())
+    assert results["test"] > 0.4
+
+
+def test_shipped_slurm_and_sweep_files_point_at_what_exists():
+    """Log folders exist before SLURM opens them (no sub-folder that nothing creates), the
+    trainer config names the script that exists, and the sweep's teacher is the checkpoint
+    its own comment's command writes (checked by test_fit_writes_a_stable_best_checkpoint)."""
+    for script in (REPO / "scripts" / "slurm").glob("*.sbatch"):
+        for output in re.findall(r"#SBATCH --output=(\S+)", script.read_text()):
+            assert "/" not in output, f"{script.name}: {output} needs a folder that nothing creates"
+    named = re.findall(r"scripts/slurm/(\S+\.sbatch)", (REPO / "configs" / "trainer" / "multinode.yaml").read_text())
+    assert named and all((REPO / "scripts" / "slurm" / n).is_file() for n in named)
+    sweep = (REPO / "configs" / "sweeps" / "kd_cora.yaml").read_text()
+    teacher = re.search(r"model\.init_args\.teacher:\s*\n\s*value: (\S+)", sweep).group(1)
+    assert teacher == "runs/cora/gcn/checkpoints/best.ckpt"
+    assert "graphdistill fit --config configs/cora/gcn.yaml --trainer.logger false" in sweep
+
+
+def test_fit_writes_a_stable_best_checkpoint(tmp_path):
+    """``checkpoints/best.ckpt`` is the best-validation checkpoint (what sweeps point at)."""
+    import torch
+
+    result = run_fit("--config", config("synthetic/student_mlp.yaml"), "--trainer.max_epochs=3",
+                     f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false")
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["epoch"] == torch.load(result["best_checkpoint"], weights_only=True)["epoch"]
