@@ -3,12 +3,15 @@ train a GNN teacher, train the student alone, distil the teacher into the studen
 print the three test accuracies (each at its best validation epoch) with the compression
 ratio.
 
-    python scripts/quickstart.py [--workdir runs/quickstart]
+    python scripts/quickstart.py [--workdir runs/quickstart/<date-time>]
+
+Each call trains from scratch in a new folder (a run never writes into another run's folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from graphdistill.cli import run_fit
@@ -19,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", default="runs/quickstart")
+    parser.add_argument("--workdir", default=f"runs/quickstart/{time.strftime('%Y%m%d-%H%M%S')}")
     parser.add_argument("--method", default="kd", help="a config in configs/methods/ (default: kd)")
     parser.add_argument("--student", default="mlp", choices=["mlp", "gcn"])
     args = parser.parse_args()
@@ -47,6 +50,7 @@ def main() -> None:
     print(markdown_table(["run", "model", "parameters", "test acc %"], rows))
     print(f"\nCompression ratio (teacher / student parameters): {ratio:.1f}x")
     print(f"Distillation gain over the student alone: {100 * (distilled['test'] - alone['test']):+.2f} points")
+    print(f"Runs, checkpoints and results.json files: {args.workdir}")
 
 
 if __name__ == "__main__":

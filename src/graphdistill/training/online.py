@@ -22,7 +22,7 @@ from torch_geometric.utils import scatter
 from ..distill.adversarial import discriminator_accuracy, real_fake_bce
 from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier, build_model
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY, atomic_save
 from .plain import NodeClassificationModule
 
 
@@ -403,9 +403,7 @@ class SaveStudents(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         for k in pl_module.improved:
             path = folder / f"student{k}.ckpt"
-            tmp = path.with_suffix(".tmp")
-            torch.save(pl_module.student_checkpoint(k), tmp)
-            tmp.replace(path)
+            atomic_save(pl_module.student_checkpoint(k), path)
             pl_module.selection[f"s{k}"]["checkpoint"] = str(path)
 
     @staticmethod
