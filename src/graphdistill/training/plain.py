@@ -56,8 +56,10 @@ class NodeClassificationModule(L.LightningModule):
         self.data_fingerprint: dict[str, Any] | None = None
         self.inference_batch_size: int | None = None
         self.metrics = nn.ModuleDict()
-        #: the run's resolved config as flat ``{key: value}`` (set by the CLI), stored in
-        #: every checkpoint so that a resume can refuse a changed run
+        #: the run's identity, ``{"hash", "values"}``: the resolved config's keys that define
+        #: the run, flat, and their hash (set by the CLI, see
+        #: :func:`~graphdistill.training.checkpoint.run_identity`); stored in every checkpoint
+        #: so that a resume can refuse a changed run
         self.run_config: dict[str, Any] | None = None
 
     #: whether training batches should be seeded at unlabelled nodes too (read by the data
