@@ -71,6 +71,22 @@ def test_grid_runs_resumes_without_redoing_finished_runs_and_tables_match_the_ru
     assert "cka_hidden" in analysis and analysis.count("| synthetic |") == 4
 
 
+def test_a_grid_rerun_with_other_arguments_refuses_the_stale_runs(tmp_path):
+    """Reading a finished run back needs the config hash it recorded to be the one the grid
+    asks for now: another ``extra`` (here more epochs) refuses, naming the stale file."""
+    grid = Grid(datasets=["synthetic"], teacher="gcn", students=["mlp"], methods=["kd"], seeds=1,
+                extra=["--trainer.max_epochs=3"])
+    run_grid(grid, tmp_path / "work", tmp_path / "table", latency=False, analysis=False, log=lambda _: None)
+    results = json.loads((tmp_path / "work" / "synthetic" / "seed0" / "teacher" / "results.json").read_text())
+    assert len(results["config_hash"]) == 64 and results["code"]["version"]
+    header = (tmp_path / "table.md").read_text()
+    assert "Code: graphdistill " in header
+    run_grid(grid, tmp_path / "work", tmp_path / "table", latency=False, analysis=False, log=lambda _: None)  # reused
+    grid.extra = ["--trainer.max_epochs=4"]
+    with pytest.raises(ConfigError, match=r"teacher/results.json was made with another config"):
+        run_grid(grid, tmp_path / "work", tmp_path / "table", latency=False, analysis=False, log=lambda _: None)
+
+
 def test_grid_file_errors_are_clear(tmp_path):
     bad = tmp_path / "grid.yaml"
     bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [gcn]\nmethods: [nosuchmethod]\n")

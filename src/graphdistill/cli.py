@@ -25,8 +25,10 @@ from . import __version__
 from .data import NodeDataModule
 from .errors import ConfigError, ResumeError, exit_on_user_error
 from .models import count_parameters
+from .provenance import code_provenance
 from .reporting.timing import EpochTimer
 from .training.checkpoint import (
+    PRESENTATION,
     RunCheckpoint,
     SafeCheckpointIO,
     atomic_write_text,
@@ -138,6 +140,7 @@ class GraphDistillCLI(LightningCLI):
         _check_writable_folder(self.trainer.default_root_dir)
         identity = run_identity(config.as_dict())
         self.model.run_config = identity
+        self.config_hash = run_identity(config.as_dict(), PRESENTATION)["hash"]
         ckpt_path = config.get("ckpt_path")
         if ckpt_path:
             self._check_resume(ckpt_path, identity)
@@ -184,6 +187,7 @@ class GraphDistillCLI(LightningCLI):
         best_path = getattr(ckpt, "best_model_path", "") or None
         results = trainer.test(model, datamodule=self.datamodule, ckpt_path=best_path, verbose=False)
         summary = summarize_run(trainer, model, results[0] if results else {})
+        summary["config_hash"] = self.config_hash
         self.results = summary
         _log_results(trainer, summary)
         log_dir = trainer.log_dir  # a collective call under DDP: every rank must make it
@@ -267,7 +271,7 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "best_checkpoint": getattr(ckpt, "best_model_path", None),
         "test": test_metrics.get(f"test/{metric}"),
         "command": " ".join(sys.argv),
-        "config_hash": (module.run_config or {}).get("hash"),
+        "code": code_provenance(),
     }
     if teacher is not None:
         summary["teacher"] = {"path": str(teacher.path), "parameters": teacher.num_parameters,
@@ -317,6 +321,25 @@ def format_summary(summary: dict[str, Any]) -> str:
 @exit_on_user_error
 def main(args: list[str] | None = None) -> None:
     GraphDistillCLI(args=args)
+
+
+class _Parsed(Exception):
+    """Carries the run identity out of :func:`run_config_hash`'s parse."""
+
+
+class _ParseOnlyCLI(GraphDistillCLI):
+    def before_instantiate_classes(self) -> None:
+        raise _Parsed(run_identity(self.config[self.subcommand].as_dict(), PRESENTATION)["hash"])
+
+
+def run_config_hash(*args: str) -> str:
+    """The config hash that ``graphdistill fit ARGS...`` would record in its checkpoints and
+    ``results.json``, from parsing the arguments alone (nothing is built or trained)."""
+    try:
+        _ParseOnlyCLI(args=["fit", *args])
+    except _Parsed as parsed:
+        return str(parsed.args[0])
+    raise AssertionError("the parse-only CLI did not stop before instantiating")  # pragma: no cover
 
 
 def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:

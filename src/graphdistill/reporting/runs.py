@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import run_fit
+from ..cli import run_config_hash, run_fit
 from ..data import dataset_info
+from ..errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "configs"
@@ -31,18 +32,24 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
     With ``reuse``, a run whose ``workdir/results.json`` exists is not trained again: its
     results are read back; a run interrupted mid-way (``workdir/checkpoints/last.ckpt``
     but no results) resumes from its last checkpoint. So an interrupted benchmark
-    continues where it stopped. Only use it with the same workdir, configs and arguments
-    as the interrupted command."""
-    finished = Path(workdir) / "results.json"
-    if reuse and finished.exists():
-        return json.loads(finished.read_text())
-    last = Path(workdir) / "checkpoints" / "last.ckpt"
-    if reuse and last.exists():
-        extra = (*extra, f"--ckpt_path={last}")
+    continues where it stopped. A stored run made with another config (its ``config_hash``
+    differs from what these arguments give now) is refused, never reported."""
     args: list[str] = []
     for name in configs:
         args += ["--config", str(CONFIGS / name)]
     if root:
         args.append(f"--data.root={root}")
-    return run_fit(*args, *seed_args(dataset, seed), f"--trainer.default_root_dir={workdir}",
-                   "--trainer.logger=false", *extra)
+    args += [*seed_args(dataset, seed), f"--trainer.default_root_dir={workdir}", "--trainer.logger=false", *extra]
+    finished = Path(workdir) / "results.json"
+    if reuse and finished.exists():
+        stored = json.loads(finished.read_text())
+        wanted = run_config_hash(*args)
+        if stored.get("config_hash") != wanted:
+            raise ConfigError(
+                f"{finished} was made with another config (hash {str(stored.get('config_hash'))[:12]}, now "
+                f"{wanted[:12]}): refusing to reuse it. Use another workdir, or remove {workdir} to run it again.")
+        return stored
+    last = Path(workdir) / "checkpoints" / "last.ckpt"
+    if reuse and last.exists():  # resumes; the resume itself refuses a changed config
+        args.append(f"--ckpt_path={last}")
+    return run_fit(*args)

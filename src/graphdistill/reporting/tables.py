@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..provenance import code_provenance, describe
+
 
 @dataclass(frozen=True)
 class MeanStd:
@@ -35,7 +37,8 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def run_header(title: str) -> str:
-    """Title plus the exact command, machine and date that produced a results file."""
+    """Title plus the exact command, code (version, commit), machine and date that produced
+    a results file (each run's config hash is in its ``results.json``)."""
     import torch
 
     command = " ".join(["python", *sys.argv])
@@ -43,7 +46,8 @@ def run_header(title: str) -> str:
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    return f"# {title}\n\nCommand: `{command}`  \nMachine: {machine}  \nDate: {date}\n"
+    return (f"# {title}\n\nCommand: `{command}`  \nCode: {describe(code_provenance())}  \nMachine: {machine}  \n"
+            f"Date: {date}\n")
 
 
 def write_report(out: str | Path | None, text: str, raw: Any = None) -> None:

@@ -173,11 +173,21 @@ def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """``{"hash", "values"}``: the keys of a resolved config that define a run (all but
-    :data:`RESUME_MAY_CHANGE`), flat, and their SHA-256 (the run's config hash)."""
+#: config keys that change where a run's files go or what it prints, not its numbers: left
+#: out of the config hash that ``results.json`` records (see :func:`run_identity`)
+PRESENTATION = (
+    "config", "ckpt_path", "weights_only", "test_after_fit", "trainer.logger", "trainer.enable_progress_bar",
+    "trainer.enable_model_summary", "trainer.default_root_dir", "data.root", "data.download", "data.num_workers",
+)
+
+
+def run_identity(config: dict[str, Any], ignore: tuple[str, ...] = RESUME_MAY_CHANGE) -> dict[str, Any]:
+    """``{"hash", "values"}``: the keys of a resolved config but those under ``ignore``,
+    flat, and their SHA-256. With :data:`RESUME_MAY_CHANGE` (the default), what a resume must
+    keep, stored in checkpoints; with :data:`PRESENTATION`, everything that defines the run's
+    numbers: the config hash of ``results.json``, which a stored run must match to be reused."""
     values = {k: v for k, v in sorted(flatten_config(config).items())
-              if not any(k == m or k.startswith(m + ".") for m in RESUME_MAY_CHANGE)}
+              if not any(k == m or k.startswith(m + ".") for m in ignore)}
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
     return {"hash": digest, "values": values}
 
