@@ -38,6 +38,20 @@ CHECKPOINT_KEY = "graphdistill"
 CHECKPOINT_FORMAT = 1
 
 
+def model_record(model: NodeClassifier, data_fingerprint: dict[str, Any] | None, metric: str) -> dict[str, Any]:
+    """graphdistill's record of one trained model (stored under :data:`CHECKPOINT_KEY`): its
+    spec, size, the data's fingerprint and the metric; enough for :func:`load_model`."""
+    return {"format": CHECKPOINT_FORMAT, "model": model.spec(), "model_parameters": model.num_parameters,
+            "data": data_fingerprint, "metric": metric}
+
+
+def single_model_checkpoint(model: NodeClassifier, record: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint of ``model`` alone, in the layout the training module writes (weights
+    under ``model.``), so :func:`load_model`, ``graphdistill test`` and distillation read it."""
+    return {"state_dict": {f"model.{name}": v.detach().cpu().clone() for name, v in model.state_dict().items()},
+            "pytorch-lightning_version": L.__version__, CHECKPOINT_KEY: record}
+
+
 @dataclass
 class LoadedCheckpoint:
     """A checkpoint read from disk: its network (rebuilt, weights loaded, eval mode), the

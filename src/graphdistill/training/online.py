@@ -22,7 +22,7 @@ from torch_geometric.utils import scatter
 from ..distill.adversarial import discriminator_accuracy, real_fake_bce
 from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier, build_model
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY, atomic_save
+from .checkpoint import CHECKPOINT_KEY, atomic_save, model_record, single_model_checkpoint
 from .plain import NodeClassificationModule
 
 
@@ -373,13 +373,8 @@ class OnlineDistillationModule(NodeClassificationModule):
         """Student ``k`` alone, as :class:`NodeClassificationModule` writes a checkpoint: usable
         with ``graphdistill test`` and as a distillation teacher."""
         student = self.students[k]
-        return {
-            "state_dict": {f"model.{name}": v.detach().cpu().clone() for name, v in student.state_dict().items()},
-            "pytorch-lightning_version": L.__version__,
-            CHECKPOINT_KEY: {"format": CHECKPOINT_FORMAT, "model": student.spec(),
-                             "model_parameters": student.num_parameters, "data": self.data_fingerprint,
-                             "metric": self.metric_name, "online": {"student": k, **self.selection[f"s{k}"]}},
-        }
+        record = model_record(student, self.data_fingerprint, self.metric_name)
+        return single_model_checkpoint(student, {**record, "online": {"student": k, **self.selection[f"s{k}"]}})
 
 
 def _build_peer(spec: dict[str, Any], model: NodeClassifier) -> NodeClassifier:

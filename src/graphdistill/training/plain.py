@@ -22,7 +22,7 @@ from torch_geometric.data import Data
 from ..data import seed_nodes
 from ..errors import ConfigError, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY
+from .checkpoint import CHECKPOINT_KEY, model_record
 
 
 class NodeClassificationModule(L.LightningModule):
@@ -222,14 +222,8 @@ class NodeClassificationModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {
-            "format": CHECKPOINT_FORMAT,
-            "model": self.model.spec(),
-            "model_parameters": self.model.num_parameters,
-            "data": self.data_fingerprint,
-            "metric": self.metric_name,
-            "rng": rng_states(),
-        }
+        checkpoint[CHECKPOINT_KEY] = {**model_record(self.model, self.data_fingerprint, self.metric_name),
+                                      "rng": rng_states()}
         if self.run_config is not None:
             checkpoint[CHECKPOINT_KEY]["config"] = self.run_config
 
