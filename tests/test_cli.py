@@ -77,3 +77,19 @@ def test_seeded_run_is_read_back_with_reuse_and_not_trained_again(tmp_path, monk
     assert again["test"] == first["test"] and again["best_checkpoint"] == first["best_checkpoint"]
     with pytest.raises(pytest.fail.Exception, match="trained again"):
         runs.fit_seeded(["synthetic/student_mlp.yaml"], "synthetic", 0, tmp_path / "run", "--trainer.max_epochs=2")
+
+
+def test_help_says_what_the_tool_does_and_version_works(capsys):
+    from graphdistill import __version__
+    from graphdistill.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code in (0, None) and capsys.readouterr().out.strip() == f"graphdistill {__version__}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "compress a graph neural network by knowledge distillation" in text
+    assert "Lightning Trainer command line tool" not in text
+    for command in ("fit", "validate", "test", "predict"):
+        assert f"graphdistill {command} --config" in text

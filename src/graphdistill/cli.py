@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile
+from jsonargparse import ActionConfigFile, DefaultHelpFormatter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
@@ -73,6 +73,32 @@ def _one_line(message: str) -> str:
     return text
 
 
+DESCRIPTION = """graphdistill: compress a graph neural network by knowledge distillation.
+
+Train a large GNN (the teacher), distil it into a small GNN or graph-free MLP (the student),
+and get test accuracy at the best validation epoch, checkpoints and results.json per run."""
+
+EXAMPLES = """commands (each takes --config files and --help; see the README):
+  fit       train a model, test it at its best validation epoch
+              graphdistill fit --config configs/synthetic/gcn.yaml --trainer.logger false
+            or distil a teacher into a student with a method config
+              graphdistill fit --config configs/synthetic/student_mlp.yaml --config configs/methods/kd.yaml \\
+                  --model.init_args.teacher runs/synthetic/gcn/checkpoints/best.ckpt --trainer.logger false
+  validate  score a checkpoint on the validation nodes
+              graphdistill validate --config configs/synthetic/gcn.yaml --ckpt_path CKPT
+  test      score a checkpoint on the test nodes
+              graphdistill test --config configs/synthetic/gcn.yaml --ckpt_path CKPT
+  predict   predict every node with a checkpoint
+              graphdistill predict --config configs/synthetic/gcn.yaml --ckpt_path CKPT"""
+
+
+class _HelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help, with the description and examples kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
 class LoggedConfig(SaveConfigCallback):
     """Saves ``config.yaml`` in the run folder (Lightning's default) and also logs the whole
     config to a Weights & Biases logger, where one is configured."""
@@ -93,7 +119,14 @@ class GraphDistillCLI(LightningCLI):
                                                "default_root_dir": "runs"})
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", LoggedConfig)
+        kwargs.setdefault("parser_kwargs", {"description": DESCRIPTION, "epilog": EXAMPLES,
+                                            "formatter_class": _HelpFormatter})
         super().__init__(NodeClassificationModule, NodeDataModule, *args, **kwargs)
+
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any],
+                     subparser_kwargs: dict[str, Any]) -> None:
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+        self.parser.add_argument("--version", action="version", version=f"graphdistill {__version__}")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         words = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else []
