@@ -47,11 +47,6 @@ class ModelOutput:
     def detach(self) -> ModelOutput:
         return ModelOutput(self.logits.detach(), [h.detach() for h in self.hiddens])
 
-    @property
-    def num_layers(self) -> int:
-        """Number of layers whose output is exposed (hidden layers plus the logits layer)."""
-        return len(self.hiddens) + 1
-
 
 def make_norm(norm: NormType | None, channels: int) -> nn.Module:
     if norm in (None, "none"):
@@ -170,11 +165,6 @@ class NodeClassifier(nn.Module):
         """``{"class_path", "init_args"}``: enough to rebuild this model (see :func:`build_model`)."""
         cls = type(self)
         return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(self.init_args)}
-
-    def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
 
     def extra_repr(self) -> str:
         return f"params={self.num_parameters:,}"

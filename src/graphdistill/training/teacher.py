@@ -88,7 +88,7 @@ class FrozenTeacher:
         if path is not None and path.is_file():
             cached = self._read_cache(path, data)
             if cached is not None:
-                return ModelOutput(cached.logits.to(device), [h.to(device) for h in cached.hiddens])
+                return cached.to(device)
         self.model.to(device)
         out = self.model.inference(**self.model.inputs(data, device), batch_size=batch_size).detach()
         self.model.cpu()
