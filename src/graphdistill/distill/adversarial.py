@@ -136,17 +136,14 @@ class AdversarialDistiller(AdversarialComponent):
     softmax of the logits), ``logits`` or ``hidden`` (the last hidden layers, whose widths
     must then be equal), L2-normalised. Probabilities by default because a freshly
     initialised student's logits are near zero, where normalising them multiplies the
-    adversarial gradients by ``1/‖z‖`` and drowns the cross-entropy: on Cora (GCN 2×16,
-    GCN 2×64 teacher) ``logits`` gave 77.8 % on seed 0, ``probabilities`` 82.34 ± 0.59 over
-    5 seeds (82.0 / 81.9 / 82.7 / 83.2 / 81.9); a probability vector's norm is at least
-    ``1/√C``. Reference settings: ``d_critic`` 1-15 on citation graphs, 30 on
-    ogbn-arxiv; Adam for the discriminators.
+    adversarial gradients by ``1/‖z‖`` and drowns the cross-entropy; a probability
+    vector's norm is at least ``1/√C``. Reference settings: ``d_critic`` 1-15 on citation
+    graphs, 30 on ogbn-arxiv; Adam for the discriminators.
 
     ``summary_weight`` defaults to 0.1: the summary score is linear in each node's own
-    embedding (``e_iᵀ W s``), so fooling it pulls every student node towards one direction.
-    At weight 1 that collapsed a GCN 2×16 student on 2 of 5 Cora seeds (test 72.5 and 71.4 %,
-    cross-entropy stuck near ln 7 for 60 epochs); at 0.1 the same seeds reach 82.0 and 82.7 %
-    (seed 1 without the term at all: 83.0 %).
+    embedding (``e_iᵀ W s``), so fooling it pulls every student node towards one direction,
+    which collapsed students at weight 1. The measurements behind both defaults are in
+    ``benchmarks/results/defaults.md``.
 
     Args:
         logit_weight / edge_weight / summary_weight / l1_weight: weights of the parts of

@@ -27,10 +27,9 @@ class ContrastiveDistiller(ProjectedPairComponent):
     covered the training nodes (``nodes: train``); the default here covers every node
     (``nodes: all``, see :class:`~graphdistill.distill.base.DistillationComponent`).
 
-    ``max_nodes`` defaults to 1024: the loss costs ``O(max_nodes² · proj_dim)`` per step, and
-    at 4096 it made a KD+G-CRD epoch on Coauthor CS 3.6× as slow as the student alone (2 CPU
-    cores); at 1024 the contrastive term costs a few per cent of a step. Raise it where the
-    hardware allows (the paper used 16384 on ogbn-arxiv, on a GPU).
+    ``max_nodes`` defaults to 1024: the loss costs ``O(max_nodes² · proj_dim)`` per step, which
+    at 4096 dominated a CPU training step (``benchmarks/results/defaults.md``). Raise it where
+    the hardware allows (the paper used 16384 on ogbn-arxiv, on a GPU).
 
     Args:
         proj_dim: width of the shared space.

@@ -131,14 +131,11 @@ class OnlineDistillationModule(NodeClassificationModule):
 
     Stability. The ReLU quirk capped the discriminators' confidence, and with it the
     students' adversarial loss. Without it, plain ``D_k`` (sum-aggregating GraphConv, raw
-    embeddings) win within ~20 epochs of distillation on Cora (discriminator accuracy 0.99,
-    adversarial BCE growing past 12) and the students collapse to ~30 % validation
-    accuracy, also with ``λ_adv`` = 0.1 or a discriminator lr of 1e-3 or 1e-4. Three
-    defaults keep the game bounded: the discriminators read L2-normalised embeddings
+    embeddings) win early in distillation and the students collapse. Three defaults keep
+    the game bounded: the discriminators read L2-normalised embeddings
     (``normalize_embeddings``), aggregate neighbours by mean, and are spectrally normalised
-    (``discriminator_spectral_norm``). With them, 4 GCN 2×16 students on Cora (seed 0, lr
-    0.01) end at mean-student test 82.55 % and ensemble 82.90 %, the students' best epochs
-    falling in the distillation phase (alone: 82.00 ± 0.62 over 5 seeds).
+    (``discriminator_spectral_norm``). The measurements are in
+    ``benchmarks/results/defaults.md``.
 
     Args:
         model: student 0 (its width and class count are linked from the data).
