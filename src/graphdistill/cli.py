@@ -31,7 +31,7 @@ from .training.checkpoint import (
     PRESENTATION,
     RunCheckpoint,
     SafeCheckpointIO,
-    atomic_write_text,
+    atomic_write,
     checkpoint_record,
     config_differences,
     read_checkpoint,
@@ -190,6 +190,8 @@ class GraphDistillCLI(LightningCLI):
             role = "checkpoint (--ckpt_path)"
             checkpoint, _ = read_checkpoint(ckpt_path, role=role)
             self.ckpt_record = checkpoint_record(checkpoint, ckpt_path, role=role)
+            if not checkpoint.get("hyper_parameters"):
+                return  # all Lightning's own parse would read again (graphdistill modules save none)
         super()._parse_ckpt_path()
 
     def _check_resume(self, ckpt_path: str, identity: dict[str, Any]) -> None:
@@ -226,14 +228,12 @@ class GraphDistillCLI(LightningCLI):
         log_dir = trainer.log_dir  # a collective call under DDP: every rank must make it
         if trainer.is_global_zero:
             if best_path:  # a stable name for the best checkpoint (sweeps and scripts point at it)
-                best_copy = Path(best_path).with_name("best.ckpt")
-                tmp = best_copy.with_name(f".best.ckpt.tmp{os.getpid()}")
-                shutil.copyfile(best_path, tmp)
-                os.replace(tmp, best_copy)
+                with open(best_path, "rb") as source:
+                    atomic_write(Path(best_path).with_name("best.ckpt"), lambda f: shutil.copyfileobj(source, f))
             print(format_summary(summary), flush=True)
             if log_dir:
                 path = Path(log_dir) / "results.json"
-                atomic_write_text(path, json.dumps(summary, indent=2))
+                atomic_write(path, lambda f: f.write(json.dumps(summary, indent=2).encode()))
                 print(f"Results written to {path}", flush=True)
 
 

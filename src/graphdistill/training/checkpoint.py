@@ -21,9 +21,10 @@ import os
 import pickle
 import pickletools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import lightning as L
 import torch
@@ -55,21 +56,12 @@ def single_model_checkpoint(model: NodeClassifier, record: dict[str, Any]) -> di
 @dataclass
 class LoadedCheckpoint:
     """A checkpoint read from disk: its network (rebuilt, weights loaded, eval mode), the
-    graphdistill record, the whole checkpoint dict and the file's SHA-256."""
+    graphdistill record and the file's SHA-256."""
 
     path: Path
     model: NodeClassifier
     record: dict[str, Any]
-    checkpoint: dict[str, Any]
     sha256: str
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_checkpoint(path: str | Path, role: str = "checkpoint", hint: str = "") -> tuple[dict[str, Any], str]:
@@ -158,17 +150,21 @@ def load_model(path: str | Path, role: str = "checkpoint", hint: str = "") -> Lo
     except RuntimeError as err:
         raise CheckpointError(
             f"{role.capitalize()} {path} does not match its own model record: {str(err).splitlines()[0]}") from None
-    return LoadedCheckpoint(path, model.eval(), record, checkpoint, sha256)
+    return LoadedCheckpoint(path, model.eval(), record, sha256)
 
+
+#: config keys that change where a run's files go or what it prints, not its numbers: left
+#: out of the config hash that ``results.json`` records (see :func:`run_identity`)
+PRESENTATION = (
+    "config", "ckpt_path", "weights_only", "test_after_fit", "trainer.logger", "trainer.enable_progress_bar",
+    "trainer.enable_model_summary", "trainer.default_root_dir", "data.root", "data.download", "data.num_workers",
+)
 
 #: config keys a resumed run may change; every other key must equal the checkpoint's run.
-#: ``model.init_args.lr`` may be lowered to go on after a divergence; the teacher's path may
-#: move (its content is checked by hash); the rest does not change what is computed.
-RESUME_MAY_CHANGE = (
-    "config", "ckpt_path", "weights_only", "test_after_fit", "trainer.max_epochs", "trainer.logger",
-    "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.callbacks", "trainer.default_root_dir",
-    "data.root", "data.download", "data.num_workers", "model.init_args.lr", "model.init_args.teacher",
-)
+#: Besides :data:`PRESENTATION`: ``max_epochs`` (to go on longer), callbacks, ``lr`` (lowered
+#: to go on after a divergence) and the teacher's path (its content is checked by hash).
+RESUME_MAY_CHANGE = (*PRESENTATION, "trainer.max_epochs", "trainer.callbacks", "model.init_args.lr",
+                     "model.init_args.teacher")
 
 
 def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
@@ -187,12 +183,6 @@ def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-#: config keys that change where a run's files go or what it prints, not its numbers: left
-#: out of the config hash that ``results.json`` records (see :func:`run_identity`)
-PRESENTATION = (
-    "config", "ckpt_path", "weights_only", "test_after_fit", "trainer.logger", "trainer.enable_progress_bar",
-    "trainer.enable_model_summary", "trainer.default_root_dir", "data.root", "data.download", "data.num_workers",
-)
 
 
 def run_identity(config: dict[str, Any], ignore: tuple[str, ...] = RESUME_MAY_CHANGE) -> dict[str, Any]:
@@ -219,16 +209,16 @@ def nonfinite_weights(state_dict: dict[str, Any]) -> list[str]:
             if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(value.isfinite().all())]
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``: the
-    file is either the old one or the complete new one. A failed write (a full disk) leaves
-    ``path`` as it was and raises :class:`CheckpointError`."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
+    """``write`` into a temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``: the file is either the old one or the complete new one. A failed write (a full
+    disk) leaves ``path`` as it was and raises :class:`CheckpointError`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -239,16 +229,9 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             f"(--trainer.default_root_dir); {path.name} was left as it was.") from None
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file through a temporary file and a rename (see :func:`atomic_save`)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 class SafeCheckpointIO(TorchCheckpointIO):

@@ -36,8 +36,6 @@ class FrozenTeacher:
     def __init__(self, path: str | Path) -> None:
         try:
             loaded = load_model(path, role="teacher checkpoint", hint=_TEACHER_HINT)
-        except TeacherCheckpointError:
-            raise
         except CheckpointError as err:
             raise TeacherCheckpointError(str(err)) from None
         self.path = loaded.path
