@@ -354,6 +354,13 @@ def format_summary(summary: dict[str, Any]) -> str:
 @exit_on_user_error
 def main(args: list[str] | None = None) -> None:
     GraphDistillCLI(args=args)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # every rank leaves together: a rank exiting while another still tears down the
+        # process group aborted at exit ("terminate called without an active exception")
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class _Parsed(Exception):
