@@ -307,8 +307,10 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "code": code_provenance(),
     }
     if teacher is not None:
-        summary["teacher"] = {"path": str(teacher.path), "parameters": teacher.num_parameters,
-                              "model": teacher.spec["class_path"].rsplit(".", 1)[-1]}
+        spec = teacher.spec()
+        summary["teacher"] = {"path": str(teacher.path), "form": teacher.form, "sha256": teacher.sha256,
+                              "parameters": teacher.num_parameters,
+                              "model": spec["class_path"].rsplit(".", 1)[-1] if spec else "outputs file"}
     if timers:
         summary["timing"] = timers[0].summary()
     if hasattr(module, "run_summary"):  # modules with several models (online distillation) report each

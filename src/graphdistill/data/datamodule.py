@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,9 +17,10 @@ from torchmetrics import Metric
 
 from ..errors import ConfigError
 from ..models.base import is_sparse, take_rows, to_csr
-from .datasets import DatasetInfo, dataset_info, default_root, load_graph
+from .datasets import DatasetInfo, dataset_info, default_root, graph_sha256, load_graph
+from .files import content_sha256, read_graph_file
 from .metrics import make_metric
-from .splits import per_class_split
+from .splits import check_class_sizes, parse_ratios, per_class_split, ratio_split
 from .synthetic import CSBMConfig, make_csbm
 
 
@@ -62,6 +63,22 @@ def require_neighbor_sampling() -> None:
             "or build torch-sparse: pip install --no-build-isolation torch-scatter torch-sparse.")
 
 
+def check_split_covers(data: Data, num_classes: int, split: str) -> None:
+    """Refuse a split that leaves a class without a training or validation node, or has no
+    test node (a user's own graph: a small class, or a split column that marks too few)."""
+    for name in ("train_mask", "val_mask", "test_mask"):
+        if not bool(data[name].any()):
+            raise ConfigError(f"The {split} split has no {name.split('_')[0]} node: mark some nodes "
+                              f"{name.split('_')[0]} (split column or masks) or use a ratio split such as 0.6,0.2,0.2.")
+    for name in ("train_mask", "val_mask"):
+        counts = torch.bincount(data.y[data[name]], minlength=num_classes)
+        if bool((counts == 0).any()):
+            c = int((counts == 0).nonzero()[0])
+            raise ConfigError(f"Class {c} has no {name.split('_')[0]} node in the {split} split (it has "
+                              f"{int((data.y == c).sum())} labelled nodes): label more nodes of it, change the split, "
+                              "or drop the class.")
+
+
 class NodeDataModule(L.LightningDataModule):
     """One graph for transductive node classification.
 
@@ -72,21 +89,30 @@ class NodeDataModule(L.LightningDataModule):
     Args:
         dataset: ``synthetic`` (default; no download), ``cora``, ``citeseer``, ``pubmed``,
             ``amazon-computers``, ``amazon-photo``, ``coauthor-cs``, ``coauthor-physics``,
-            ``ogbn-arxiv``, ``ogbn-products`` or ``ogbn-proteins``.
+            ``ogbn-arxiv``, ``ogbn-products``, ``ogbn-proteins``, ``ogbn-mag``; or the path of
+            your own graph: a ``.pt`` (PyG ``Data``), an ``.npz`` (Shchur et al. / CPF layout)
+            or a folder with ``nodes.csv|parquet`` and ``edges.csv|parquet`` (see
+            :mod:`graphdistill.data.files`).
         root: folder holding the datasets in PyG/OGB layout (see
             :mod:`graphdistill.data.datasets`). Default: ``$GRAPHDISTILL_DATA``, else the
             user cache folder. A read-only folder works: it is mirrored into the cache.
         download: let PyG/OGB download a missing dataset. Off by default, so that a missing
             dataset fails at once with the folder and files it expected.
         split: ``auto`` uses the official split where the dataset ships one (Planetoid's
-            public split, OGB's), else ``random``; ``random`` draws ``train_per_class`` and
-            ``val_per_class`` nodes per class with ``split_seed``, the rest is test (Shchur
-            et al. 2018); ``public`` insists on the official split.
+            public split, OGB's, the masks or split column of your own file), else
+            ``random``; ``random`` draws ``train_per_class`` and ``val_per_class`` nodes per
+            class with ``split_seed``, the rest is test (Shchur et al. 2018); ``public``
+            insists on the official split; three fractions such as ``0.6,0.2,0.2`` draw a
+            split stratified by class with ``split_seed`` (:func:`ratio_split`). Unlabelled
+            nodes (label ``-1``) are never in a split. On your own graph a class too small
+            for the split is refused.
         split_seed: seed of the ``random`` split.
         normalize_features: row-normalize node features (each row sums to 1). ``None``
             means: yes for Planetoid and Coauthor, no for Amazon, synthetic and OGB. On
             Amazon Photo, row-normalising the bag-of-words counts made a 2-layer GCN
             underfit in 200 epochs (seed 0: 78.7 % test vs 90.4 % without).
+        undirected: make the edges of your own graph undirected (each edge both ways);
+            built-in datasets come as their loaders give them.
         synthetic: parameters of the ``synthetic`` dataset.
         loader: ``full`` (every training step sees the whole graph) or ``neighbor``
             (mini-batches of seed nodes with sampled neighbourhoods, PyG's
@@ -112,11 +138,12 @@ class NodeDataModule(L.LightningDataModule):
         dataset: str = "synthetic",
         root: str | None = None,
         download: bool = False,
-        split: Literal["auto", "public", "random"] = "auto",
+        split: str = "auto",
         split_seed: int = 0,
         train_per_class: int = 20,
         val_per_class: int = 30,
         normalize_features: bool | None = None,
+        undirected: bool = True,
         synthetic: CSBMConfig | None = None,
         loader: Literal["full", "neighbor"] = "full",
         num_neighbors: list[int] | None = None,
@@ -146,7 +173,11 @@ class NodeDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.train_seeds = train_seeds
         self.inference_batch_size = inference_batch_size
-        if split == "public" and not self.info.has_split:
+        self.ratios = parse_ratios(split)
+        if self.ratios is None and split not in ("auto", "public", "random"):
+            raise ConfigError(f"split must be auto, public, random or three fractions such as 0.6,0.2,0.2, got "
+                              f"{split!r}.")
+        if split == "public" and not self.info.has_split and self.info.family != "file":
             raise ConfigError(f"Dataset {self.info.name!r} ships no official split: use split 'random' or 'auto'.")
         self.root = Path(root).expanduser() if root else default_root()
         self.download = download
@@ -155,8 +186,10 @@ class NodeDataModule(L.LightningDataModule):
         self.train_per_class = train_per_class
         self.val_per_class = val_per_class
         self.normalize_features = normalize_features
+        self.undirected = undirected
         self.synthetic = synthetic or CSBMConfig()
         self._num_classes: int | None = None
+        self._file_read = False
         self._device_graphs: dict[torch.device, Data] = {}
 
     # ------------------------------------------------------------------ the graph
@@ -166,14 +199,28 @@ class NodeDataModule(L.LightningDataModule):
         if self.info.family == "synthetic":
             data = make_csbm(self.synthetic)
             num_classes = self.synthetic.num_classes
+        elif self.info.family == "file":
+            data, num_classes = read_graph_file(self.info.pyg_name, undirected=self.undirected)
+            has_masks = "train_mask" in data
+            self.info, self._file_read = replace(self.info, has_split=has_masks), True
+            if self.split == "public" and not has_masks:
+                raise ConfigError(f"{self.info.name} has no split (train_mask/val_mask/test_mask or a split column): "
+                                  "use split 'random' or 'auto', or a ratio split such as 0.6,0.2,0.2.")
         else:
             loaded = load_graph(self.info, self.root, self.download)
             data, num_classes = loaded.data, loaded.num_classes
         self._num_classes = num_classes
-        if not self._uses_official():
+        if self.ratios is not None:
+            data.train_mask, data.val_mask, data.test_mask = ratio_split(data.y, num_classes, self.ratios,
+                                                                         self.split_seed)
+        elif not self._uses_official():
+            if self.info.family == "file":
+                check_class_sizes(data.y, num_classes, (self.train_per_class, self.val_per_class), "random")
             data.train_mask, data.val_mask, data.test_mask = per_class_split(
                 data.y, num_classes, self.train_per_class, self.val_per_class, self.split_seed
             )
+        if self.info.family == "file":
+            check_split_covers(data, num_classes, self._split_name())
         if self._normalize():
             data.x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
         data.x = data.x.float()
@@ -208,19 +255,38 @@ class NodeDataModule(L.LightningDataModule):
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this graph and split; stored in checkpoints to catch a teacher
-        trained on other data."""
+        trained on other data. ``graph`` is the hash of the content as trained on (features
+        after normalisation, edges, labels, split masks: :func:`graph_sha256`), so the same
+        graph read from a built-in loader or from a file has the same ``graph``; a file's
+        fingerprint also names the file and the hash of its bytes (``source``)."""
+        fp = dict(self._fingerprint)
+        fp["num_classes"] = self.num_classes
+        return fp
+
+    @cached_property
+    def _fingerprint(self) -> dict[str, Any]:
         fp: dict[str, Any] = {
             "dataset": self.info.name,
             "num_nodes": self.num_nodes,
             "num_features": self.num_features,
             "num_classes": self.num_classes,
-            "split": "official" if self._uses_official()
-            else f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}",
+            "split": self._split_name(),
             "normalize_features": self._normalize(),
+            "graph": graph_sha256(self.data),
         }
         if self.info.family == "synthetic":
             fp["synthetic"] = asdict(self.synthetic)
+        if self.info.family == "file":
+            fp["source"] = {"path": self.info.pyg_name, "sha256": content_sha256(Path(self.info.pyg_name)),
+                            "undirected": self.undirected}
         return fp
+
+    def _split_name(self) -> str:
+        if self.ratios is not None:
+            return f"ratio:{self.split_seed}:{','.join(f'{r:g}' for r in self.ratios)}"
+        if self._uses_official():
+            return "official"
+        return f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}"
 
     def _normalize(self) -> bool:
         if self.normalize_features is None:
@@ -228,6 +294,8 @@ class NodeDataModule(L.LightningDataModule):
         return self.normalize_features
 
     def _uses_official(self) -> bool:
+        if self.info.family == "file" and not self._file_read:
+            self.data  # noqa: B018  (whether a file has a split is known once it is read)
         return self.split == "public" or (self.split == "auto" and self.info.has_split)
 
     # ------------------------------------------------------------------ loaders

@@ -28,6 +28,7 @@ import torch
 from torch_geometric.data import Data
 
 from ..errors import ConfigError, DatasetFileError, DatasetNotFoundError, GraphDistillError
+from .files import looks_like_path, pyg_safe_globals
 from .splits import index_to_mask
 
 _PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -38,8 +39,8 @@ class DatasetInfo:
     """Where a dataset lives under ``root`` and how it is evaluated."""
 
     name: str  # canonical name, e.g. "cora", "ogbn-arxiv"
-    family: str  # planetoid | amazon | coauthor | ogb | synthetic
-    pyg_name: str  # name the PyG/OGB loader takes
+    family: str  # planetoid | amazon | coauthor | ogb | synthetic | file (a user's own graph)
+    pyg_name: str  # name the PyG/OGB loader takes; for a file, its path
     has_split: bool  # ships an official split
     metric: str = "acc"  # acc | rocauc (multi-label)
 
@@ -91,13 +92,42 @@ _ALIASES = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Look a dataset up by name, case- and punctuation-insensitively ("Cora", "amazon_photo")."""
+    """Look a dataset up by name, case- and punctuation-insensitively ("Cora", "amazon_photo"),
+    or describe a user's graph file or folder (a path; see :mod:`graphdistill.data.files`)."""
     key = name.strip().lower().replace("_", "-").replace(" ", "-")
     squashed = key.replace("-", "")
     for candidate in (key, _ALIASES.get(squashed, ""), *(n for n in DATASETS if n.replace("-", "") == squashed)):
         if candidate in DATASETS:
             return DATASETS[candidate]
-    raise ConfigError(f"Unknown dataset {name!r}. Known datasets: {', '.join(DATASETS)}.")
+    if looks_like_path(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise DatasetNotFoundError(f"Graph file {path} not found: give a .pt, .npz or a folder with "
+                                       "nodes.csv|parquet and edges.csv|parquet, or a built-in dataset name.")
+        return DatasetInfo(str(path.resolve()), "file", str(path.resolve()), has_split=False)
+    raise ConfigError(f"Unknown dataset {name!r}. Known datasets: {', '.join(DATASETS)}; or give the path of your "
+                      "own graph (.pt, .npz, or a folder with nodes and edges tables).")
+
+
+def graph_sha256(data: Data) -> str:
+    """SHA-256 of a graph's content: features, edges (coalesced, so edge order does not
+    count), edge weights, labels and split masks. Two loaders that give the same graph and
+    split give the same hash; it is part of every data fingerprint."""
+    from torch_geometric.utils import coalesce
+
+    digest = hashlib.sha256()
+    weight = getattr(data, "edge_weight", None)
+    edge_index, weight = coalesce(data.edge_index.cpu(), None if weight is None else weight.cpu(),
+                                  num_nodes=data.num_nodes)
+    for name, t in (("x", data.x), ("edge_index", edge_index), ("edge_weight", weight), ("y", data.y),
+                    *((m, getattr(data, m, None)) for m in ("train_mask", "val_mask", "test_mask"))):
+        if t is None:
+            continue
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        if t.numel():
+            digest.update(memoryview(t.view(torch.uint8).numpy()))
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -212,7 +242,7 @@ def load_graph(info: DatasetInfo, root: Path, download: bool = False) -> LoadedG
     try:
         # PyG's and OGB's loaders read processed files weights-only given their data classes
         # (else PyG retries with an unrestricted load); checked above by _drop_unloadable_processed
-        with torch.serialization.safe_globals(_pyg_safe_globals()):
+        with torch.serialization.safe_globals(pyg_safe_globals()):
             return _load(info, family_root)
     except GraphDistillError:
         raise
@@ -251,22 +281,13 @@ def _drop_unloadable_processed(folder: Path) -> None:
     from the raw files. PyG would otherwise fall back to an unrestricted load."""
     for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
         try:
-            with torch.serialization.safe_globals(_pyg_safe_globals()):
+            with torch.serialization.safe_globals(pyg_safe_globals()):
                 torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - anything that does not load is rebuilt
             warnings.warn(f"{path} does not load as plain data ({type(err).__name__}): rebuilding "
                           f"{folder} from the raw files.", stacklevel=3)
             shutil.rmtree(folder, ignore_errors=True)
             return
-
-
-def _pyg_safe_globals() -> list:
-    """The classes a PyG or OGB processed file may name: PyG's data and storage classes."""
-    from torch_geometric.data import Data, HeteroData
-    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
-    from torch_geometric.data.storage import BaseStorage, EdgeStorage, GlobalStorage, NodeStorage
-
-    return [Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage, EdgeStorage, GlobalStorage, NodeStorage]
 
 
 class _DataOnlyUnpickler(pickle.Unpickler):

@@ -1,20 +1,26 @@
-"""Seeded node splits for datasets that ship none."""
+"""Seeded node splits for datasets that ship none.
+
+Nodes without a label (``y == -1``, in a user's own graph) are never in a split."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
+
 
 def per_class_split(
     y: Tensor, num_classes: int, train_per_class: int = 20, val_per_class: int = 30, seed: int = 0
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The split of Shchur et al. (2018): per class, ``train_per_class`` training and
-    ``val_per_class`` validation nodes drawn at random; every other node is a test node.
+    ``val_per_class`` validation nodes drawn at random; every other labelled node is a test
+    node.
 
     Returns three boolean masks (train, val, test). The same ``seed`` always gives the
     same split. A class with fewer than ``train_per_class + val_per_class`` nodes gives all
-    its nodes to train and val in that order (none to test).
+    its nodes to train and val in that order (none to test); :func:`check_class_sizes`
+    refuses such a class where that must not pass silently (a user's own graph).
     """
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(y.numel(), generator=gen)
@@ -24,7 +30,52 @@ def per_class_split(
         idx = perm[y[perm] == c]
         train[idx[:train_per_class]] = True
         val[idx[train_per_class : train_per_class + val_per_class]] = True
-    return train, val, ~(train | val)
+    return train, val, ~(train | val) & (y >= 0)
+
+
+def parse_ratios(split: str) -> tuple[float, float, float] | None:
+    """``"0.6,0.2,0.2"`` as three fractions (train, val, test); ``None`` for a split name."""
+    if "," not in split:
+        return None
+    try:
+        ratios = tuple(float(part) for part in split.split(","))
+    except ValueError:
+        ratios = ()
+    if len(ratios) != 3 or ratios[0] <= 0 or ratios[1] <= 0 or ratios[2] < 0 or sum(ratios) > 1 + 1e-9:
+        raise ConfigError(f"split {split!r}: give three fractions train,val,test (train and val > 0, sum <= 1), "
+                          "for example 0.6,0.2,0.2, or auto / public / random.")
+    return ratios  # type: ignore[return-value]
+
+
+def ratio_split(y: Tensor, num_classes: int, ratios: tuple[float, float, float], seed: int = 0
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """A seeded split stratified by class: each class's labelled nodes, shuffled, go
+    ``round(n · train)`` to train, ``round(n · val)`` to val and ``round(n · test)`` to test
+    (what rounding leaves over goes to test when the fractions sum to 1, else to none)."""
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(y.numel(), generator=gen)
+    masks = [torch.zeros(y.numel(), dtype=torch.bool) for _ in range(3)]
+    whole = abs(sum(ratios) - 1) < 1e-9
+    for c in range(num_classes):
+        idx = perm[y[perm] == c]
+        n_train, n_val = round(len(idx) * ratios[0]), round(len(idx) * ratios[1])
+        n_test = len(idx) - n_train - n_val if whole else round(len(idx) * ratios[2])
+        masks[0][idx[:n_train]] = True
+        masks[1][idx[n_train:n_train + n_val]] = True
+        masks[2][idx[n_train + n_val:n_train + n_val + n_test]] = True
+    return masks[0], masks[1], masks[2]
+
+
+def check_class_sizes(y: Tensor, num_classes: int, need: tuple[int, int], split: str) -> None:
+    """Refuse a class with fewer labelled nodes than the split gives it (``need``: the least
+    train and val nodes per class), naming the class and what to change."""
+    counts = torch.bincount(y[y >= 0], minlength=num_classes)
+    for c, n in enumerate(counts.tolist()):
+        if n < sum(need) + 1:
+            raise ConfigError(
+                f"Class {c} has {n} labelled nodes, too few for the {split} split (it needs at least {need[0]} "
+                f"train + {need[1]} val + 1 test node per class): lower --data.train_per_class / "
+                "--data.val_per_class, use a ratio split (--data.split 0.6,0.2,0.2), or label more nodes.")
 
 
 def index_to_mask(index: Tensor, size: int) -> Tensor:

@@ -228,22 +228,45 @@ class FeatureDropout(nn.Module):
         return f"p={self.p}, sparse_output={self.sparse_output}"
 
 
-#: environment variable listing further model classes (``module.Class``, comma-separated)
-#: that :func:`build_model` may build, besides graphdistill's own
+#: environment variable listing further classes (``module.Class``, or a package ``mylab`` for
+#: every class under it; comma-separated) that may be built from a file or config, besides
+#: graphdistill's own models (and, for a teacher module, torch and torch_geometric)
 ALLOWED_MODELS_ENV = "GRAPHDISTILL_ALLOWED_MODELS"
 _allowed_models: set[str] = set()
 
 
 def allow_model_class(class_path: str) -> None:
-    """Let :func:`build_model` build ``class_path`` (a :class:`NodeClassifier` subclass
-    outside ``graphdistill.models``), for this process. The same as listing it in
+    """Let :func:`build_model` (and a teacher module spec) build ``class_path``, or every class
+    of a package given by name, for this process. The same as listing it in
     ``$GRAPHDISTILL_ALLOWED_MODELS``."""
     _allowed_models.add(class_path)
 
 
-def _model_allowed(class_path: str) -> bool:
-    listed = {c.strip() for c in os.environ.get(ALLOWED_MODELS_ENV, "").split(",") if c.strip()}
-    return class_path.startswith("graphdistill.models.") or class_path in _allowed_models | listed
+def _listed(class_path: str) -> bool:
+    listed = {c.strip() for c in os.environ.get(ALLOWED_MODELS_ENV, "").split(",") if c.strip()} | _allowed_models
+    return any(class_path == c or class_path.startswith(c.rstrip(".") + ".") for c in listed)
+
+
+def import_allowed_class(class_path: Any, trusted: tuple[str, ...], what: str = "model") -> type:
+    """The class ``class_path`` names, if it lies in one of the ``trusted`` packages
+    (``"graphdistill.models"``, ``"torch"``, ...) or was allowed explicitly
+    (:func:`allow_model_class`, ``$GRAPHDISTILL_ALLOWED_MODELS``). Anything else is refused
+    with a :class:`ConfigError` before its module is imported: a name read from a file is
+    data, and importing a module can run code."""
+    if not isinstance(class_path, str) or "." not in class_path:
+        raise ConfigError(f"A {what} class_path must be 'module.Class', got {class_path!r:.200}.")
+    if not (any(class_path.startswith(t + ".") for t in trusted) or _listed(class_path)):
+        raise ConfigError(
+            f"Refused to build {class_path!r}: only {', '.join(trusted)} classes are built from a file or config. "
+            f"If you trust it, allow it with {ALLOWED_MODELS_ENV}={class_path}.")
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"Cannot build {what} {class_path!r}: {err}.") from None
+    if not isinstance(cls, type):
+        raise ConfigError(f"Refused to build {class_path!r}: it is not a class.")
+    return cls
 
 
 def build_model(spec: dict[str, Any]) -> NodeClassifier:
@@ -251,22 +274,14 @@ def build_model(spec: dict[str, Any]) -> NodeClassifier:
 
     A spec read from a file is data, so only allowed classes are built: the
     :class:`NodeClassifier` subclasses in ``graphdistill.models`` and those allowed
-    explicitly (:func:`allow_model_class`, ``$GRAPHDISTILL_ALLOWED_MODELS``). Anything else
-    is refused before its module is imported, with a :class:`ConfigError`."""
+    explicitly (:func:`import_allowed_class`). Anything else is refused before its module
+    is imported, with a :class:`ConfigError`."""
     class_path = spec.get("class_path") if isinstance(spec, dict) else None
     init_args = spec.get("init_args", {}) if isinstance(spec, dict) else None
     if not isinstance(class_path, str) or not isinstance(init_args, dict):
         raise ConfigError(f"A model record must be {{class_path, init_args}}, got {spec!r:.200}.")
-    if not _model_allowed(class_path):
-        raise ConfigError(
-            f"Refused to build {class_path!r}: only graphdistill.models classes are built from a file or config. "
-            f"If you trust it, allow it with {ALLOWED_MODELS_ENV}={class_path}.")
-    module_name, _, class_name = class_path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"Cannot build model {class_path!r}: {err}.") from None
-    if not (isinstance(cls, type) and issubclass(cls, NodeClassifier)):
+    cls = import_allowed_class(class_path, ("graphdistill.models",))
+    if not issubclass(cls, NodeClassifier):
         raise ConfigError(f"Refused to build {class_path!r}: it is not a graphdistill NodeClassifier.")
     return cls(**init_args)
 

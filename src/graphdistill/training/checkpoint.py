@@ -70,6 +70,16 @@ def read_checkpoint(path: str | Path, role: str = "checkpoint", hint: str = "") 
     Raises :class:`CheckpointError` (one line, naming ``role`` and the file) if the file is
     missing, truncated or corrupt, or holds Python objects that loading would construct
     (the file is refused, nothing in it runs)."""
+    checkpoint, sha256 = read_weights_only(path, role, hint)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{role.capitalize()} {Path(path).expanduser()} is not a checkpoint (it holds a "
+                              f"{type(checkpoint).__name__}, not a dict of weights).")
+    return checkpoint, sha256
+
+
+def read_weights_only(path: str | Path, role: str = "checkpoint", hint: str = "") -> tuple[Any, str]:
+    """Whatever ``torch.save`` wrote at ``path`` (tensors, numbers, strings and plain
+    containers only), and the file's SHA-256; errors as :func:`read_checkpoint`."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"{role.capitalize()} not found: {path}.{' ' + hint if hint else ''}")
@@ -86,9 +96,6 @@ def read_checkpoint(path: str | Path, role: str = "checkpoint", hint: str = "") 
         raise CheckpointError(_corrupt(role, path, err)) from None
     except Exception as err:  # noqa: BLE001 - a truncated or foreign file is the same user error
         raise CheckpointError(_corrupt(role, path, err)) from None
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{role.capitalize()} {path} is not a checkpoint (it holds a "
-                              f"{type(checkpoint).__name__}, not a dict of weights).")
     return checkpoint, hashlib.sha256(raw).hexdigest()
 
 
@@ -136,6 +143,12 @@ def load_model(path: str | Path, role: str = "checkpoint", hint: str = "") -> Lo
     teachers, latency, analysis and OAD's student files."""
     path = Path(path).expanduser()
     checkpoint, sha256 = read_checkpoint(path, role, hint)
+    return model_from_checkpoint(checkpoint, sha256, path, role)
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any], sha256: str, path: Path,
+                          role: str = "checkpoint") -> LoadedCheckpoint:
+    """:func:`load_model` for a checkpoint dict already read by :func:`read_checkpoint`."""
     record = checkpoint_record(checkpoint, path, role)
     try:
         model = build_model(record["model"])

@@ -15,17 +15,18 @@ from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
 from .checkpoint import CHECKPOINT_KEY
 from .plain import NodeClassificationModule
-from .teacher import FrozenTeacher
+from .teacher import load_teacher
 
 
 class DistillationModule(NodeClassificationModule):
     """Trains the student ``model`` on ``task_weight · CE + Σ_i weight_i · component_i``.
 
-    The teacher is loaded from a checkpoint written by :class:`NodeClassificationModule`
-    (its architecture comes from the checkpoint itself), frozen, and run once per run over
-    the full graph in eval mode; its logits and hidden layers are then looked up by node id
-    every step. Every term is logged on its own: ``train/task`` (the cross-entropy, also
-    ``train/loss`` as in plain training), ``train/<component>`` (unweighted) and
+    The teacher is a checkpoint written by :class:`NodeClassificationModule` (its
+    architecture comes from the checkpoint itself), a file of its precomputed outputs, or
+    any ``nn.Module`` given by a spec file (:mod:`graphdistill.training.teacher`); it is
+    frozen and run once per run over the full graph in eval mode; its logits and hidden
+    layers are then looked up by node id every step. Every term is logged on its own:
+    ``train/task`` (the cross-entropy, also ``train/loss`` as in plain training), ``train/<component>`` (unweighted) and
     ``train/total`` (the weighted sum that is minimised).
 
     With an adversarial component (GraphAKD), the module optimizes by hand with one Adam for
@@ -41,7 +42,8 @@ class DistillationModule(NodeClassificationModule):
 
     Args:
         model: the student network.
-        teacher: path of the teacher checkpoint.
+        teacher: path of the teacher: a graphdistill checkpoint, a ``.pt``/``.npy`` of its
+            outputs, or a ``.yaml``/``.json`` module spec (:func:`load_teacher`).
         components: distillation components (``class_path``/``init_args`` in configs).
         task_weight: weight of the student's own cross-entropy.
         lr: Adam learning rate (student and component heads).
@@ -61,17 +63,26 @@ class DistillationModule(NodeClassificationModule):
         cache_teacher_outputs: bool = True,
     ) -> None:
         super().__init__(model, lr=lr, weight_decay=weight_decay)
-        self.teacher = FrozenTeacher(teacher)  # a plain attribute: not a submodule, never in state_dict
-        if self.teacher.spec["init_args"]["out_channels"] != model.out_channels:
+        self.teacher = load_teacher(teacher)  # a plain attribute: not a submodule, never in state_dict
+        if self.teacher.num_classes != model.out_channels:
             raise TeacherCheckpointError(
-                f"Teacher {self.teacher.path} predicts {self.teacher.spec['init_args']['out_channels']} classes but "
+                f"Teacher {self.teacher.path} predicts {self.teacher.num_classes} classes but "
                 f"the student {model.out_channels}: distil on the dataset the teacher was trained on."
             )
         components = list(components or [])
         for component in components:
             if not isinstance(component, DistillationComponent):
                 raise ConfigError(f"components must be DistillationComponent modules, got {type(component).__name__}.")
-            component.bind(model.hidden_widths, self.teacher.model.hidden_widths, model.out_channels)
+            try:
+                component.bind(model.hidden_widths, self.teacher.hidden_widths, model.out_channels)
+            except ConfigError as err:
+                if self.teacher.form != "outputs":
+                    raise
+                raise ConfigError(
+                    f"{type(component).__name__} needs teacher hidden layers the outputs file {self.teacher.path} does "
+                    f"not hold (it has {len(self.teacher.hidden_widths)}: {err}). Save them as {{'logits': ..., "
+                    "'hiddens': [h1, h2, ...]}, give the teacher as a module spec, or use a logit method (LogitKD)."
+                ) from None
         self.components = nn.ModuleList(components)
         self.component_names = _unique_names(components)
         self.adversarial = [(n, c) for n, c in zip(self.component_names, components)
