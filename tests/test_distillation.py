@@ -45,8 +45,8 @@ def test_teacher_runs_once_per_run_and_not_at_all_with_its_cache(tmp_path, monke
     calls, teachers = [], []
     original_init = FrozenTeacher.__init__
 
-    def counting_init(self, path):
-        original_init(self, path)
+    def counting_init(self, path, read=None):
+        original_init(self, path, read)
         forward = self.model.forward
         self.model.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
         teachers.append(self)
@@ -125,7 +125,7 @@ def test_teacher_from_other_data_is_a_clear_error(tmp_path, capsys, synthetic_te
     # same shapes, other graph: caught by the data fingerprint
     err = _error(capsys, "--config", STUDENT, "--config", KD_GCRD, f"--model.init_args.teacher={synthetic_teacher}",
                  "--data.synthetic.seed=7", f"--trainer.default_root_dir={tmp_path}")
-    assert "was trained on different data" in err and "synthetic" in err
+    assert "was trained on different data" in err and "synthetic" in err and "graph: teacher" in err
     # another number of classes: caught before any training
     err = _error(capsys, "--config", STUDENT, "--config", KD_GCRD, f"--model.init_args.teacher={synthetic_teacher}",
                  "--data.synthetic.num_classes=4", f"--trainer.default_root_dir={tmp_path}")

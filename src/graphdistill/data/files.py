@@ -19,10 +19,11 @@
   ``weight``. Node order is the order of the rows.
 
 Labels are integers ``0..C-1`` (``C`` = the largest label + 1); ``-1`` marks an unlabelled
-node, which is never in a split but is seen by the teacher and by distillation. Edges
-are coalesced (sorted, duplicates merged) and, unless ``undirected=False``, made
-undirected. Every problem with a file is one :class:`~graphdistill.errors.DatasetFileError`
-line that names the file and what to fix; nothing is written while reading.
+node, which is never in a split but is seen by the teacher and by distillation. Unless
+``undirected=False``, every edge is made to go both ways; duplicate edges are merged
+(weights summed). Edges already undirected and unique keep the file's order. Every
+problem with a file is one :class:`~graphdistill.errors.DatasetFileError` line that
+names the file and what to fix; nothing is written while reading.
 """
 
 from __future__ import annotations
@@ -195,14 +196,14 @@ def _read_tables(folder: Path) -> dict[str, Any]:
         raise DatasetFileError(f"{nodes_path} has no rows: the graph is empty.")
     ids = pd.Index(nodes["id"])
     if ids.has_duplicates:
-        duplicate = ids[ids.duplicated()][0]
+        duplicate = _plain(ids[ids.duplicated()][0])
         raise DatasetFileError(f"{nodes_path}: node id {duplicate!r} appears more than once; node ids must be unique.")
     rows = {}
     for column in ("source", "target"):
         rows[column] = ids.get_indexer(edges[column])
         unknown = rows[column] < 0
         if unknown.any():
-            first = edges[column][unknown].iloc[0]
+            first = _plain(edges[column][unknown].iloc[0])
             raise DatasetFileError(f"{edges_path}: {int(unknown.sum())} edges name nodes that are not in "
                                    f"{nodes_path.name} (first: {column} {first!r}); every edge end must be a node id.")
     labels = _labels(nodes_path, nodes["label"])
@@ -334,9 +335,13 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
         if edge_weight.numel() != edge_index.size(1) or not bool(edge_weight.isfinite().all()):
             raise DatasetFileError(f"{path}: edge weights must be one finite number per edge.")
     if undirected:
-        edge_index, edge_weight = to_undirected(edge_index, edge_weight, num_nodes=num_nodes)
+        merged, merged_weight = to_undirected(edge_index, edge_weight, num_nodes=num_nodes)
     else:
-        edge_index, edge_weight = coalesce(edge_index, edge_weight, num_nodes=num_nodes)
+        merged, merged_weight = coalesce(edge_index, edge_weight, num_nodes=num_nodes)
+    if merged.size(1) != edge_index.size(1) or coalesce(edge_index, num_nodes=num_nodes).size(1) != merged.size(1):
+        # edges were added or merged; else the file's edges are kept in the file's order, so a
+        # graph exported from a loader trains bit for bit as it did there
+        edge_index, edge_weight = merged, merged_weight
     data = Data(x=x, edge_index=edge_index, y=labels, num_nodes=num_nodes)
     if edge_weight is not None:
         data.edge_weight = edge_weight
@@ -348,6 +353,69 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
     return data, num_classes
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so messages show 500, not np.int64(500))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def save_graph(data: Data, path: str | Path, tables: str = "csv", ids: Any = None) -> Path:
+    """Write ``data`` (``x``, ``edge_index``, ``y``, optional masks and ``edge_weight``) in
+    the format ``path`` names: ``.pt``, ``.npz`` (Shchur/CPF layout; no split), else a folder
+    of node and edge tables in the ``tables`` format (``csv``, or ``parquet`` with one
+    list-valued ``features`` column), the masks as a ``split`` column and ``ids`` as the
+    node ids (default ``0..N-1``). The inverse of :func:`read_graph_file`; written to a
+    temporary name, then renamed into place."""
+    import os
+    import shutil
+
+    import pandas as pd
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    x, y, ei = data.x.cpu(), data.y.cpu(), data.edge_index.cpu()
+    masks = {k: data[k].cpu() for k in ("train_mask", "val_mask", "test_mask") if k in data}
+    weight = data.edge_weight.cpu() if "edge_weight" in data else None
+    if path.suffix in (".pt", ".pth"):
+        torch.save({"x": x, "edge_index": ei, "y": y, **masks, **({"edge_weight": weight} if weight is not None
+                                                                   else {})}, tmp)
+    elif path.suffix == ".npz":
+        import scipy.sparse as sp
+
+        n = int(data.num_nodes)
+        values = weight.numpy() if weight is not None else np.ones(ei.size(1), dtype=np.float32)
+        adj = sp.csr_matrix((values, (ei[0].numpy(), ei[1].numpy())), shape=(n, n))
+        attr = sp.csr_matrix(x.numpy())
+        with open(tmp, "wb") as f:
+            np.savez(f, adj_data=adj.data, adj_indices=adj.indices, adj_indptr=adj.indptr, adj_shape=adj.shape,
+                     attr_data=attr.data, attr_indices=attr.indices, attr_indptr=attr.indptr, attr_shape=attr.shape,
+                     labels=y.numpy())
+    elif tables in ("csv", "parquet"):
+        ids = np.arange(int(data.num_nodes)) if ids is None else np.asarray(ids)
+        nodes = pd.DataFrame({"id": ids, "label": y.numpy()})
+        if masks:
+            nodes["split"] = np.select([masks["train_mask"].numpy(), masks["val_mask"].numpy(),
+                                        masks["test_mask"].numpy()], ["train", "val", "test"], "")
+        if tables == "parquet":
+            nodes["features"] = list(x.numpy())
+        else:
+            nodes = pd.concat([nodes, pd.DataFrame(x.numpy(), columns=[f"x{i}" for i in range(x.size(1))])], axis=1)
+        edges = pd.DataFrame({"source": ids[ei[0].numpy()], "target": ids[ei[1].numpy()]})
+        if weight is not None:
+            edges["weight"] = weight.numpy()
+        tmp.mkdir(parents=True)
+        for name, table in (("nodes", nodes), ("edges", edges)):
+            if tables == "parquet":
+                table.to_parquet(tmp / f"{name}.parquet", index=False)
+            else:
+                table.to_csv(tmp / f"{name}.csv", index=False)
+        if path.exists():
+            shutil.rmtree(path)
+    else:
+        raise ConfigError(f"Cannot write graph tables as {tables!r}: use csv or parquet.")
+    os.replace(tmp, path)
+    return path

@@ -75,13 +75,14 @@ class DistillationModule(NodeClassificationModule):
                 raise ConfigError(f"components must be DistillationComponent modules, got {type(component).__name__}.")
             try:
                 component.bind(model.hidden_widths, self.teacher.hidden_widths, model.out_channels)
-            except ConfigError as err:
-                if self.teacher.form != "outputs":
+            except ConfigError:
+                if self.teacher.form != "outputs" or self.teacher.hidden_widths:
                     raise
                 raise ConfigError(
-                    f"{type(component).__name__} needs teacher hidden layers the outputs file {self.teacher.path} does "
-                    f"not hold (it has {len(self.teacher.hidden_widths)}: {err}). Save them as {{'logits': ..., "
-                    "'hiddens': [h1, h2, ...]}, give the teacher as a module spec, or use a logit method (LogitKD)."
+                    f"{type(component).__name__} aligns hidden layers, but the teacher outputs file "
+                    f"{self.teacher.path} holds logits only (no hidden layers). Save them too, as "
+                    "{'logits': ..., 'hiddens': [h1, ...]}, "
+                    "give the teacher as a module spec naming its hidden_layers, or use a logit method (LogitKD)."
                 ) from None
         self.components = nn.ModuleList(components)
         self.component_names = _unique_names(components)

@@ -81,14 +81,17 @@ def _load_teacher(path: Path) -> Teacher:
         return ModuleTeacher(path)
     if suffix == ".npy":
         return OutputsTeacher(path)
+    role = "teacher checkpoint" if suffix == ".ckpt" else "teacher file"
     try:
-        content, sha256 = read_weights_only(path, role="teacher", hint=_TEACHER_HINT)
+        content, sha256 = read_weights_only(path, role=role, hint=_TEACHER_HINT)
     except CheckpointError as err:
         raise TeacherCheckpointError(str(err)) from None
     if isinstance(content, dict) and CHECKPOINT_KEY in content:
         return FrozenTeacher(path, (content, sha256))
     if isinstance(content, Tensor) or (isinstance(content, dict) and "logits" in content):
         return OutputsTeacher(path, (content, sha256))
+    if isinstance(content, dict) and "state_dict" in content:  # a checkpoint, not from graphdistill
+        return FrozenTeacher(path, (content, sha256))
     raise TeacherCheckpointError(
         f"Teacher {path} is neither a graphdistill checkpoint nor a file of teacher outputs (a logits tensor, or a "
         "dict with 'logits' and optional 'hiddens'). " + _TEACHER_HINT)
@@ -129,12 +132,14 @@ class Teacher:
             keys = _MUST_MATCH_CONTENT
         else:
             keys = _MUST_MATCH if self.form == "checkpoint" else tuple(mine)
-        diffs = [f"{k}: teacher {mine.get(k)!r} vs data {fingerprint.get(k)!r}"
+        diffs = [f"{k}: teacher {_short(mine.get(k))!r} vs data {_short(fingerprint.get(k))!r}"
                  for k in keys if mine.get(k) != fingerprint.get(k)]
         if diffs:
+            where = (f" (teacher's dataset {mine['dataset']}, this one {fingerprint.get('dataset')})"
+                     if mine.get("dataset") else "")
             raise TeacherCheckpointError(
-                f"Teacher {self.path} was trained on different data ({'; '.join(diffs)}). Distil on the data the "
-                "teacher was trained on, or train a teacher on this dataset and split."
+                f"Teacher {self.path} was trained on different data{where}: {'; '.join(diffs)}. Distil on the data "
+                "the teacher was trained on, or train a teacher on this dataset and split."
             )
 
     def record(self) -> dict[str, Any]:
@@ -324,7 +329,7 @@ class ModuleTeacher(Teacher):
             self.model.load_state_dict(state)
         except RuntimeError as err:
             raise TeacherCheckpointError(f"Teacher weights {weights} do not fit {spec['class_path']} with these "
-                                         f"init_args: {str(err).splitlines()[0][:200]}") from None
+                                         f"init_args: {' '.join(str(err).split())[:300]}") from None
         self.model.eval().requires_grad_(False)
         self.class_path, self.init_args = spec["class_path"], spec["init_args"]
         self.hidden_layers = self._hidden_layers(path, spec["hidden_layers"])
@@ -408,6 +413,11 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise TeacherCheckpointError(f"Teacher spec {path}: init_args must be a mapping and hidden_layers a list of "
                                      "submodule names (or a mapping name: width).")
     return spec
+
+
+def _short(value: Any) -> Any:
+    """A content hash cut to 12 characters for messages; anything else as it is."""
+    return value[:12] + "…" if isinstance(value, str) and len(value) == 64 else value
 
 
 def _width(module: nn.Module) -> int | None:

@@ -1,0 +1,363 @@
+"""Your own graph and your own teacher: graphs from .pt / .npz / CSV / Parquet, teachers as a
+checkpoint, an outputs file or any nn.Module spec."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from torch_geometric.utils import coalesce
+
+from graphdistill.cli import main
+from graphdistill.data import NodeDataModule
+from graphdistill.data.files import save_graph
+from graphdistill.errors import ConfigError, GraphDistillError, TeacherCheckpointError, user_error
+from graphdistill.training.checkpoint import read_checkpoint
+from graphdistill.training.teacher import load_teacher
+
+from .conftest import REPO, config
+
+FORMATS = ["pt", "npz", "csv", "parquet"]
+
+
+def _export(data, folder: Path, fmt: str, ids=None) -> Path:
+    if fmt in ("pt", "npz"):
+        return save_graph(data, folder / f"graph.{fmt}")
+    return save_graph(data, folder / f"graph-{fmt}", tables=fmt, ids=ids)
+
+
+@pytest.fixture(scope="module")
+def cora_raw(datasets_root):
+    """Built-in Cora with raw (unnormalised) features, as a user would export it."""
+    return NodeDataModule("cora", root=str(datasets_root), normalize_features=False).data
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cora_in_every_format_loads_like_the_builtin_loader(datasets_root, cora_raw, tmp_path, fmt):
+    ids = np.arange(cora_raw.num_nodes) * 7 + 1000  # node ids need not be 0..N-1
+    path = _export(cora_raw, tmp_path, fmt, ids=ids)
+    # .npz carries no split: both sides draw the seeded per-class split
+    split = "random" if fmt == "npz" else "auto"
+    builtin = NodeDataModule("cora", root=str(datasets_root), split=split)
+    mine = NodeDataModule(str(path), split=split, normalize_features=True)
+    a, b = builtin.data, mine.data
+    for key in ("x", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(a[key], b[key]), key
+    # tables and .pt keep the edge order; a CSR adjacency (.npz) stores edges sorted by row
+    edges = coalesce(a.edge_index) if fmt == "npz" else a.edge_index
+    assert torch.equal(edges, b.edge_index)
+    fa, fb = builtin.fingerprint(), mine.fingerprint()
+    assert {k: v for k, v in fb.items() if k not in ("dataset", "source")} == {
+        k: v for k, v in fa.items() if k != "dataset"}
+    assert fb["source"]["sha256"] and fb["source"]["path"] == str(path.resolve())
+
+
+def test_ratio_split_is_seeded_stratified_and_skips_unlabelled_nodes(tmp_path):
+    data = _tiny_graph(n=200, classes=4)
+    data.y[:20] = -1  # unlabelled
+    path = save_graph(data, tmp_path / "g.pt")
+    dm = NodeDataModule(str(path), split="0.6,0.2,0.2", split_seed=3)
+    d = dm.data
+    assert not (d.train_mask | d.val_mask | d.test_mask)[:20].any()
+    assert int((d.train_mask | d.val_mask | d.test_mask).sum()) == 180
+    assert abs(int(d.train_mask.sum()) - 108) <= 4 and abs(int(d.val_mask.sum()) - 36) <= 4
+    assert set(d.y[d.train_mask].tolist()) == {0, 1, 2, 3}
+    again = NodeDataModule(str(path), split="0.6,0.2,0.2", split_seed=3).data
+    other = NodeDataModule(str(path), split="0.6,0.2,0.2", split_seed=4).data
+    assert torch.equal(d.train_mask, again.train_mask) and not torch.equal(d.train_mask, other.train_mask)
+    assert dm.fingerprint()["split"] == "ratio:3:0.6,0.2,0.2"
+
+
+def test_unlabelled_nodes_are_in_no_split_and_undirected_is_a_choice(tmp_path):
+    data = _tiny_graph(n=240, classes=2)
+    data.y[::10] = -1
+    data.edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    folder = save_graph(data, tmp_path / "tables")
+    nodes = pd.read_csv(folder / "nodes.csv")
+    nodes.loc[nodes["label"] == -1, "label"] = None  # a missing label is unlabelled too
+    nodes.to_csv(folder / "nodes.csv", index=False)
+    d = NodeDataModule(str(folder), train_per_class=20, val_per_class=30).data
+    assert not (d.train_mask | d.val_mask | d.test_mask)[::10].any()
+    assert d.edge_index.size(1) == 6
+    directed = NodeDataModule(str(folder), undirected=False).data
+    assert directed.edge_index.tolist() == [[0, 1, 2], [1, 2, 3]]
+
+
+def _tiny_graph(n: int = 120, classes: int = 2, features: int = 3, seed: int = 0):
+    from torch_geometric.data import Data
+
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, features, generator=gen) + y[:, None].float()
+    src = torch.randint(0, n, (3 * n,), generator=gen)
+    dst = torch.randint(0, n, (3 * n,), generator=gen)
+    return Data(x=x, edge_index=torch.stack([src, dst]), y=y, num_nodes=n)
+
+
+def _tables(tmp_path: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    folder = save_graph(_tiny_graph(), tmp_path / "g", ids=np.arange(120) + 500)
+    return folder, pd.read_csv(folder / "nodes.csv"), pd.read_csv(folder / "edges.csv")
+
+
+def _set(frame: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    return frame
+
+
+# name, change to (nodes, edges), extra data-module arguments, what the one line must say
+BAD_TABLES = [
+    ("missing label column", lambda n, e: (n.drop(columns=["label"]), e), {}, "has no column 'label'"),
+    ("misnamed edge column", lambda n, e: (n, e.rename(columns={"source": "src"})), {}, "has no column 'source'"),
+    ("label that is a word", lambda n, e: (_set(n, "label", 4, "cat"), e), {}, "label 'cat' is not an integer"),
+    ("fractional label", lambda n, e: (_set(n, "label", 4, 1.5), e), {}, "is not an integer"),
+    ("edge to an unknown node", lambda n, e: (n, _set(e, "target", 3, 99999)), {}, "target 99999"),
+    ("NaN feature", lambda n, e: (_set(n, "x1", 7, float("nan")), e), {}, "node 7 has a NaN or infinite feature"),
+    ("infinite feature", lambda n, e: (_set(n, "x0", 9, float("inf")), e), {}, "node 9 has a NaN or infinite"),
+    ("empty graph", lambda n, e: (n.iloc[:0], e.iloc[:0]), {}, "has no rows: the graph is empty"),
+    ("class too small for the split", lambda n, e: (_set(n, "label", 0, 2), e), {},
+     "Class 2 has 1 labelled nodes, too few for the random split"),
+    ("duplicate node ids", lambda n, e: (_set(n, "id", 1, 500), e), {}, "node id 500 appears more than once"),
+    ("feature count differs between rows",
+     lambda n, e: (n[["id", "label"]].assign(features=["1 2 3"] * 119 + ["1 2"]), e), {},
+     "feature count differs between rows (row 0 has 3, row 119 has 2)"),
+    ("feature that is not a number", lambda n, e: (_set(n, "x2", 5, "high"), e), {}, "column 'x2' holds a value"),
+    ("split column with an unknown value", lambda n, e: (n.assign(split=["train"] * 60 + ["dev"] * 60), e), {},
+     "split value 'dev' is not one of"),
+    ("split column without validation nodes", lambda n, e: (n.assign(split=["train"] * 60 + ["test"] * 60), e),
+     {}, "has no val node"),
+    ("ratio split leaving a class without val", lambda n, e: (_set(n, "label", 0, 2), e), {"split": "0.6,0.2,0.2"},
+     "Class 2 has no val node"),
+]
+
+
+@pytest.mark.parametrize("name,change,kwargs,message", BAD_TABLES, ids=[c[0] for c in BAD_TABLES])
+def test_bad_tables_give_one_line_naming_the_problem(tmp_path, capsys, name, change, kwargs, message):
+    folder, nodes, edges = _tables(tmp_path)
+    nodes, edges = change(nodes, edges)
+    nodes.to_csv(folder / "nodes.csv", index=False)
+    edges.to_csv(folder / "edges.csv", index=False)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(GraphDistillError) as err:
+        NodeDataModule(str(folder), **kwargs).fingerprint()
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, nothing half-written
+    # the command prints the same single line and no traceback
+    args = [f"--data.{k}={v}" for k, v in kwargs.items()]
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--config", config("synthetic/gcn.yaml"), f"--data.dataset={folder}", *args,
+              f"--trainer.default_root_dir={tmp_path / 'run'}", "--trainer.max_epochs=1"])
+    assert exc.value.code == 2
+    out = capsys.readouterr().err.strip()
+    assert out.count("\n") == 0 and message in out, out
+
+
+def test_bad_graph_files_give_one_line(tmp_path):
+    data = _tiny_graph()
+    with pytest.raises(GraphDistillError, match="not found"):
+        NodeDataModule(str(tmp_path / "nope.pt"))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(GraphDistillError, match="has no nodes.csv or nodes.parquet"):
+        NodeDataModule(str(tmp_path / "folder")).data  # noqa: B018
+    torch.save({"x": data.x, "edge_index": data.edge_index}, tmp_path / "noy.pt")
+    with pytest.raises(GraphDistillError, match="has no y"):
+        NodeDataModule(str(tmp_path / "noy.pt")).data  # noqa: B018
+    np.savez(tmp_path / "bad.npz", adj_data=np.ones(1))
+    with pytest.raises(GraphDistillError, match="lacks adj_indices, adj_indptr, adj_shape, labels"):
+        NodeDataModule(str(tmp_path / "bad.npz")).data  # noqa: B018
+    with pytest.raises(ConfigError, match="three fractions"):
+        NodeDataModule(str(tmp_path / "noy.pt"), split="0.6,0.5,0.2")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (Path.touch, (Path(__file__).parent / "_graph_file_ran_code",))
+
+
+def test_a_graph_file_that_would_run_code_runs_nothing(tmp_path):
+    marker = Path(__file__).parent / "_graph_file_ran_code"
+    marker.unlink(missing_ok=True)
+    data = _tiny_graph()
+    torch.save({"x": data.x, "edge_index": data.edge_index, "y": data.y, "extra": _RunsCode()}, tmp_path / "evil.pt")
+    with pytest.raises(GraphDistillError, match="does not load as plain data"):
+        NodeDataModule(str(tmp_path / "evil.pt")).data  # noqa: B018
+    assert not marker.exists()
+    with open(tmp_path / "evil.npz", "wb") as f:  # an object array in an npz is a pickle
+        np.savez(f, adj_data=np.array([_RunsCode()], dtype=object), adj_indices=np.zeros(1), adj_indptr=np.zeros(2),
+                 adj_shape=np.array([1, 1]), attr_matrix=np.zeros((1, 1)), labels=np.zeros(1))
+    with pytest.raises(GraphDistillError):
+        NodeDataModule(str(tmp_path / "evil.npz")).data  # noqa: B018
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------- teachers
+def _train_plain_pyg_gcn(data, seed: int = 0, epochs: int = 200):
+    """A GCN trained in plain PyG, outside graphdistill, as a user's own script would."""
+    from torch_geometric.nn.models import GCN
+
+    torch.manual_seed(seed)
+    model = GCN(data.num_features, 64, 2, int(data.y.max()) + 1, dropout=0.5)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        F.cross_entropy(model(data.x, data.edge_index)[data.train_mask], data.y[data.train_mask]).backward()
+        opt.step()
+    return model.eval()
+
+
+def _save_teacher_forms(model, data, folder: Path) -> tuple[Path, Path]:
+    """The teacher as (a) a module spec with its state dict, (b) a file of its outputs."""
+    torch.save(model.state_dict(), folder / "gcn_weights.pt")
+    spec = {"class_path": "torch_geometric.nn.models.GCN", "init_args": {
+        "in_channels": data.num_features, "hidden_channels": 64, "num_layers": 2,
+        "out_channels": int(data.y.max()) + 1, "dropout": 0.5}, "state_dict": "gcn_weights.pt",
+        "hidden_layers": ["convs.0"]}
+    (folder / "teacher.yaml").write_text(yaml.safe_dump(spec))
+    with torch.no_grad():
+        torch.save({"logits": model(data.x, data.edge_index)}, folder / "teacher_outputs.pt")
+    return folder / "teacher.yaml", folder / "teacher_outputs.pt"
+
+
+@pytest.mark.slow
+def test_plain_pyg_teacher_as_spec_or_outputs_distils_an_mlp_that_beats_the_mlp_alone(
+        datasets_root, cora_raw, tmp_path, fit):
+    graph = save_graph(cora_raw, tmp_path / "cora.pt")
+    data = NodeDataModule(str(graph), normalize_features=True).data  # what the student sees
+    teacher = _train_plain_pyg_gcn(data)
+    spec, outputs = _save_teacher_forms(teacher, data, tmp_path)
+    common = ["--config", config("cora/student_mlp.yaml"), f"--data.dataset={graph}",
+              "--data.normalize_features=true"]
+    kd = [*common, "--config", config("methods/kd.yaml")]
+    alone, by_spec, by_outputs = [], [], []
+    for seed in (0, 1, 2):
+        alone.append(fit(*common, f"--seed_everything={seed}")["test"])
+        a = fit(*kd, f"--seed_everything={seed}", f"--model.init_args.teacher={spec}")
+        b = fit(*kd, f"--seed_everything={seed}", f"--model.init_args.teacher={outputs}")
+        by_spec.append(a["test"])
+        by_outputs.append(b["test"])
+        assert a["best_val"] == b["best_val"] and a["test"] == b["test"]
+        wa = read_checkpoint(a["best_checkpoint"])[0]["state_dict"]
+        wb = read_checkpoint(b["best_checkpoint"])[0]["state_dict"]
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the same student, bit for bit
+        record = read_checkpoint(a["best_checkpoint"])[0]["graphdistill"]["teacher"]
+        assert record["form"] == "module" and [Path(f["path"]).name for f in record["files"]] == [
+            "teacher.yaml", "gcn_weights.pt"]
+    print(f"MLP alone {np.mean(alone):.4f}, KD from a plain-PyG GCN {np.mean(by_spec):.4f}")
+    assert np.mean(by_spec) > np.mean(alone) + 0.03
+
+
+def _fit_error(fit, *args: str) -> str:
+    """The user error a fit fails with (jsonargparse may wrap it while building the module)."""
+    with pytest.raises(Exception) as err:  # noqa: PT011 - unwrapped below
+        fit(*args)
+    found = user_error(err.value)
+    assert found is not None, err.value
+    return str(found)
+
+
+def test_teacher_forms_refuse_what_does_not_fit(tmp_path, fit):
+    data = _tiny_graph(n=200, classes=2)
+    graph = save_graph(data, tmp_path / "g.pt")
+    dm_data = NodeDataModule(str(graph), train_per_class=20, val_per_class=30).data
+    teacher = _train_plain_pyg_gcn(dm_data, epochs=5)
+    spec, outputs = _save_teacher_forms(teacher, dm_data, tmp_path)
+    student = ["--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={graph}", "--trainer.max_epochs=2"]
+    fitnet = ["--config", config("methods/fitnet.yaml")]
+    # a feature method needs hidden layers: the spec names one, the logits-only file has none
+    fit(*student, *fitnet, f"--model.init_args.teacher={spec}")
+    assert "FitNet aligns hidden layers, but the teacher outputs file" in _fit_error(
+        fit, *student, *fitnet, f"--model.init_args.teacher={outputs}")
+    # logits with hidden layers: feature methods run
+    with torch.no_grad():
+        hidden = teacher.convs[0](dm_data.x, dm_data.edge_index)
+        torch.save({"logits": teacher(dm_data.x, dm_data.edge_index), "hiddens": [hidden]}, tmp_path / "full.pt")
+    fit(*student, *fitnet, f"--model.init_args.teacher={tmp_path / 'full.pt'}")
+    np.save(tmp_path / "logits.npy", torch.randn(199, 2).numpy())  # another graph's node count
+    kd = ["--config", config("methods/kd.yaml")]
+    assert "num_nodes: teacher 199 vs data 200" in _fit_error(
+        fit, *student, *kd, f"--model.init_args.teacher={tmp_path / 'logits.npy'}")
+    np.save(tmp_path / "three.npy", torch.randn(200, 3).numpy())
+    assert "predicts 3 classes but the student 2" in _fit_error(
+        fit, *student, *kd, f"--model.init_args.teacher={tmp_path / 'three.npy'}")
+    with pytest.raises(TeacherCheckpointError, match="hidden layer 'convs.7' is not a submodule"):
+        bad = yaml.safe_load(spec.read_text()) | {"hidden_layers": ["convs.7"]}
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+        load_teacher(tmp_path / "bad.yaml")
+    with pytest.raises(TeacherCheckpointError, match="do not fit torch_geometric.nn.models.GCN"):
+        bad = yaml.safe_load(spec.read_text())
+        bad["init_args"]["hidden_channels"] = 32
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+        load_teacher(tmp_path / "bad.yaml")
+
+
+def test_a_teacher_spec_builds_only_allowed_classes_and_runs_nothing_else(tmp_path, monkeypatch):
+    torch.save({}, tmp_path / "w.pt")
+    marker = tmp_path / "ran"
+    for class_path in ("subprocess.Popen", "os.system", "builtins.eval"):
+        (tmp_path / "t.json").write_text(json.dumps({"class_path": class_path, "init_args": {"args": f"touch {marker}"},
+                                                     "state_dict": "w.pt"}))
+        with pytest.raises(TeacherCheckpointError, match=f"Refused to build '{class_path}'.*GRAPHDISTILL_ALLOWED"):
+            load_teacher(tmp_path / "t.json")
+    assert not marker.exists()
+    (tmp_path / "t.json").write_text(json.dumps({"class_path": "torch.Tensor", "state_dict": "w.pt"}))
+    with pytest.raises(TeacherCheckpointError, match="not a torch.nn.Module"):
+        load_teacher(tmp_path / "t.json")
+    # the state dict is data: a pickle that would run code is refused
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump(_RunsCode(), f)
+    (tmp_path / "t.json").write_text(json.dumps({"class_path": "torch.nn.Linear", "init_args": {
+        "in_features": 3, "out_features": 2}, "state_dict": "evil.pt"}))
+    with pytest.raises(TeacherCheckpointError, match="Refused"):
+        load_teacher(tmp_path / "t.json")
+    assert not (Path(__file__).parent / "_graph_file_ran_code").exists()
+    # a class the user allows explicitly is built
+    monkeypatch.setenv("GRAPHDISTILL_ALLOWED_MODELS", "tests")
+    torch.save(TinyTeacher().state_dict(), tmp_path / "w.pt")
+    (tmp_path / "t.json").write_text(json.dumps({"class_path": "tests.test_own_data.TinyTeacher",
+                                                 "state_dict": "w.pt", "num_classes": 2}))
+    assert load_teacher(tmp_path / "t.json").num_classes == 2
+
+
+class TinyTeacher(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 2)
+
+    def forward(self, x, edge_index):
+        return self.lin(x)
+
+
+def test_a_builtin_teacher_checkpoint_fits_the_same_graph_from_a_file(tmp_path, fit):
+    """The content hash decides: a teacher trained on the built-in graph distils on the same
+    graph read from a file, and a changed file is refused naming the graph hash."""
+    teacher = fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=3")
+    data = NodeDataModule("synthetic").data
+    graph = save_graph(data, tmp_path / "synthetic.pt")
+    student = ["--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={graph}",
+               "--config", config("methods/kd.yaml"), f"--model.init_args.teacher={teacher['best_checkpoint']}",
+               "--trainer.max_epochs=2"]
+    result = fit(*student)
+    assert result["teacher"]["form"] == "checkpoint"
+    data.x[0, 0] += 1.0
+    save_graph(data, graph)
+    assert "graph: teacher" in _fit_error(fit, *student)
+
+
+@pytest.mark.slow
+def test_the_example_script_runs_end_to_end(tmp_path):
+    import subprocess
+    import sys
+
+    script = REPO / "scripts" / "examples" / "own_graph_and_teacher.py"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--epochs", "30"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "MLP distilled from your GCN" in proc.stdout, proc.stdout[-2000:]
