@@ -50,6 +50,9 @@ def test_cora_in_every_format_loads_like_the_builtin_loader(datasets_root, cora_
     a, b = builtin.data, mine.data
     for key in ("x", "y", "train_mask", "val_mask", "test_mask"):
         assert torch.equal(a[key], b[key]), key
+        # the same memory layout too: a dropout mask is drawn in memory order, so a column-major
+        # feature matrix (as a table gives it) would train differently from the same values
+        assert a[key].stride() == b[key].stride(), key
     # tables and .pt keep the edge order; a CSR adjacency (.npz) stores edges sorted by row
     edges = coalesce(a.edge_index) if fmt == "npz" else a.edge_index
     assert torch.equal(edges, b.edge_index)
@@ -75,7 +78,7 @@ def test_ratio_split_is_seeded_stratified_and_skips_unlabelled_nodes(tmp_path):
     assert dm.fingerprint()["split"] == "ratio:3:0.6,0.2,0.2"
 
 
-def test_unlabelled_nodes_are_in_no_split_and_undirected_is_a_choice(tmp_path):
+def test_unlabelled_nodes_are_in_no_split_and_undirected_is_a_choice(tmp_path, fit):
     data = _tiny_graph(n=240, classes=2)
     data.y[::10] = -1
     data.edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])
@@ -88,6 +91,12 @@ def test_unlabelled_nodes_are_in_no_split_and_undirected_is_a_choice(tmp_path):
     assert d.edge_index.size(1) == 6
     directed = NodeDataModule(str(folder), undirected=False).data
     assert directed.edge_index.tolist() == [[0, 1, 2], [1, 2, 3]]
+    # plain training and distillation run on a graph with unlabelled nodes (KD covers them)
+    np.save(tmp_path / "logits.npy", torch.randn(240, 2).numpy())
+    student = ["--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--trainer.max_epochs=2"]
+    assert 0 <= fit(*student)["test"] <= 1
+    assert 0 <= fit(*student, "--config", config("methods/kd.yaml"),
+                    f"--model.init_args.teacher={tmp_path / 'logits.npy'}")["test"] <= 1
 
 
 def _tiny_graph(n: int = 120, classes: int = 2, features: int = 3, seed: int = 0):
@@ -361,3 +370,23 @@ def test_the_example_script_runs_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MLP distilled from your GCN" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_resume_on_a_changed_graph_file_names_the_graph(tmp_path):
+    from graphdistill.cli import run_fit
+    from graphdistill.errors import ResumeError
+
+    data = _tiny_graph(n=200, classes=2)
+    graph = save_graph(data, tmp_path / "g.pt")
+    args = ["--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={graph}",
+            f"--trainer.default_root_dir={tmp_path / 'run'}", "--trainer.logger=false", "--trainer.max_epochs=2"]
+    run_fit(*args)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    data.y[0] = 1 - data.y[0]
+    save_graph(data, graph)
+    with pytest.raises(ResumeError, match=r"data\.graph"):
+        run_fit(*args, f"--ckpt_path={last}", "--trainer.max_epochs=3")
+    data.y[0] = 1 - data.y[0]
+    save_graph(data, graph)  # the same content again: the resume goes on
+    run_fit(*args, f"--ckpt_path={last}", "--trainer.max_epochs=3")
+    assert torch.load(last, weights_only=True)["epoch"] == 2

@@ -34,6 +34,7 @@ from .training.checkpoint import (
     atomic_write,
     checkpoint_record,
     config_differences,
+    flatten_config,
     read_checkpoint,
     run_identity,
 )
@@ -205,7 +206,11 @@ class GraphDistillCLI(LightningCLI):
             raise ResumeError(f"Cannot resume from {ckpt_path}: it has no record of its run's config (written by an "
                               "older graphdistill), so a changed run could not be refused. Start a new run.")
         diffs = config_differences(saved, identity["values"])
-        diffs += [f"data.{d}" for d in config_differences(record.get("data") or {}, self.datamodule.fingerprint())]
+        saved_data = flatten_config(record.get("data") or {})
+        current_data = flatten_config(self.datamodule.fingerprint())
+        if "graph" not in saved_data:  # written before the content hash was recorded
+            current_data = {k: v for k, v in current_data.items() if k in saved_data}
+        diffs += [f"data.{d}" for d in config_differences(saved_data, current_data)]
         if diffs:
             raise ResumeError(
                 f"Refused to resume from {ckpt_path}: this run differs from the checkpoint's in "

@@ -295,6 +295,8 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
               edge_weight: Tensor | None, undirected: bool) -> tuple[Data, int]:
     from torch_geometric.utils import coalesce, to_undirected
 
+    if x.layout != torch.strided:  # a sparse feature matrix (COO or CSR)
+        x = x.to_dense()
     num_nodes = int(labels.size(0)) if labels.dim() else 0
     if num_nodes == 0 or x.numel() == 0:
         raise DatasetFileError(f"{path} holds an empty graph (no nodes or no features).")
@@ -303,7 +305,7 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
                                "one feature row per node.")
     if x.is_complex() or not (x.is_floating_point() or x.dtype in (torch.int64, torch.int32, torch.uint8, torch.bool)):
         raise DatasetFileError(f"{path}: features must be real numbers, got {x.dtype}.")
-    x = x.float()
+    x = x.float().contiguous()  # a table's columns come column-major; dropout masks follow memory order
     if not bool(x.isfinite().all()):
         row = int((~x.isfinite()).any(1).nonzero()[0])
         raise DatasetFileError(f"{path}: node {row} has a NaN or infinite feature; replace missing values first "

@@ -119,12 +119,21 @@ def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) 
     split = fingerprint.get("split", "official")
     kwargs: dict[str, Any] = {"dataset": fingerprint["dataset"], "root": root,
                               "normalize_features": fingerprint.get("normalize_features")}
-    if split != "official":
+    if split.startswith("random:"):
         _, seed, train, val = split.split(":")
         kwargs.update(split="random", split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
+    elif split.startswith("ratio:"):
+        _, seed, ratios = split.split(":")
+        kwargs.update(split=ratios, split_seed=int(seed))
     if "synthetic" in fingerprint:
         kwargs["synthetic"] = CSBMConfig(**fingerprint["synthetic"])
-    return NodeDataModule(**kwargs).data
+    if "source" in fingerprint:  # a user's own graph file
+        kwargs["undirected"] = fingerprint["source"].get("undirected", True)
+    datamodule = NodeDataModule(**kwargs)
+    if fingerprint.get("graph") and datamodule.fingerprint()["graph"] != fingerprint["graph"]:
+        raise ConfigError(f"The graph at {fingerprint['dataset']} is no longer the one the checkpoint was trained on "
+                          "(its content hash differs): restore the original data.")
+    return datamodule.data
 
 
 def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
