@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 from graphdistill.errors import exit_on_user_error
+from graphdistill.evaluation.analysis import analyze, format_measurement, measurement_columns
 from graphdistill.reporting import markdown_table, run_header, write_report
-from graphdistill.reporting.analysis import analyze, format_measurement, measurement_columns
 
 
 def format_rows(rows: list[dict]) -> str:

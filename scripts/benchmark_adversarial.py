@@ -19,7 +19,9 @@ import argparse
 from pathlib import Path
 
 from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
-from graphdistill.reporting.runs import REPO, fit_seeded
+from graphdistill.reporting.runs import fit_seeded
+
+REPO = Path(__file__).resolve().parents[1]  # the source checkout this script lives in
 
 COLUMNS = ["alone", "kd", "kd_standardized", "graphakd", "oad_best", "oad_mean", "oad_ensemble"]
 

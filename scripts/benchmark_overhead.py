@@ -12,10 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
-from graphdistill.reporting import markdown_table, run_header, write_report
-from graphdistill.reporting.runs import REPO, fit_seeded
+from graphdistill.reporting.runs import fit_seeded
 
-TIMER = ["--trainer.callbacks+=graphdistill.reporting.EpochTimer", "--trainer.num_sanity_val_steps=0"]
+from graphdistill.reporting import markdown_table, run_header, write_report
+
+REPO = Path(__file__).resolve().parents[1]  # the source checkout this script lives in
+
+TIMER = ["--trainer.callbacks+=graphdistill.callbacks.EpochTimer", "--trainer.num_sanity_val_steps=0"]
 
 
 def main() -> None:

@@ -16,10 +16,11 @@ import statistics
 import sys
 from pathlib import Path
 
-from graphdistill.cli import run_config_hash, run_fit
+from graphdistill.config_files import CONFIG_DIR
 from graphdistill.data import NodeDataModule
 from graphdistill.data.files import save_graph
 from graphdistill.errors import exit_on_user_error
+from graphdistill.lightning_cli import run_config_hash, run_fit
 from graphdistill.provenance import code_provenance, describe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "own_data")
     parser.add_argument("--table", type=Path, default=REPO / "benchmarks" / "results" / "own_data.md")
     args = parser.parse_args()
-    configs = REPO / "configs"
+    configs = CONFIG_DIR
     builtin = NodeDataModule(args.dataset, root=args.root).data
     graph = builtin.clone()
     for mask in ("train_mask", "val_mask", "test_mask", "n_id"):

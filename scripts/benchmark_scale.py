@@ -36,15 +36,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _run_one(args: argparse.Namespace) -> None:
     """One phase at one size in this process; prints a JSON line with its measurements."""
-    from graphdistill.cli import run_fit
+    from graphdistill.config_files import CONFIG_DIR
+    from graphdistill.lightning_cli import run_fit
 
-    cfg = REPO / "configs"
+    cfg = CONFIG_DIR
     n = args.one
     graph = [f"--data.synthetic.num_nodes={n}", f"--data.synthetic.avg_degree={args.avg_degree}",
              "--data.loader=neighbor", f"--data.batch_size={args.batch_size}", "--data.num_workers=0",
              "--trainer.num_sanity_val_steps=0", "--trainer.logger=false",
              f"--trainer.default_root_dir={args.workdir}/{n}/{args.phase}"]
-    timer = '--trainer.callbacks+={"class_path": "graphdistill.reporting.EpochTimer", "init_args": {"warmup": 0}}'
+    timer = '--trainer.callbacks+={"class_path": "graphdistill.callbacks.EpochTimer", "init_args": {"warmup": 0}}'
     start = time.perf_counter()
     if args.phase == "teacher":
         result = run_fit("--config", str(cfg / "synthetic/gcn.yaml"), *graph, "--data.num_neighbors=[10, 10, 5]",

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 
-from graphdistill.errors import exit_on_user_error
+from graphdistill.data.datamodule import fingerprint_differences
+from graphdistill.errors import ConfigError, exit_on_user_error
+from graphdistill.evaluation.analysis import data_from_fingerprint
+from graphdistill.evaluation.latency import inference_latency
 from graphdistill.reporting import markdown_table, run_header
-from graphdistill.reporting.analysis import data_from_fingerprint
-from graphdistill.reporting.latency import inference_latency
 from graphdistill.training.checkpoint import load_model
-from graphdistill.training.teacher import FrozenTeacher
 
 
 @exit_on_user_error
@@ -32,11 +32,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=1024)
     args = parser.parse_args()
-    teacher_checkpoint = FrozenTeacher(args.teacher)
+    teacher_checkpoint = load_model(args.teacher, role="teacher checkpoint")
     checkpoints = [teacher_checkpoint, *(load_model(path, role="student checkpoint") for path in args.students)]
-    for student in checkpoints[1:]:
-        teacher_checkpoint.check_data(student.record.get("data") or {})  # a clear error for another dataset's model
-    data = data_from_fingerprint(teacher_checkpoint.data_fingerprint, args.root)
+    teacher_data = teacher_checkpoint.record.get("data") or {}
+    for path, student in zip(args.students, checkpoints[1:]):
+        diffs = fingerprint_differences(teacher_data, student.record.get("data") or {}, names=("teacher", "student"))
+        if diffs:  # a clear error for another dataset's model
+            raise ConfigError(f"Student {path} was trained on other data than the teacher: {'; '.join(diffs)}.")
+    data = data_from_fingerprint(teacher_data, args.root)
     rows, teacher = [], None
     for i, checkpoint in enumerate(checkpoints):
         r = inference_latency(checkpoint.model, data, args.device, args.repeats, args.warmup, args.batch_size)

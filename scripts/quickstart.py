@@ -14,7 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from graphdistill.cli import run_fit
+from graphdistill.config_files import CONFIG_DIR
+from graphdistill.lightning_cli import run_fit
 from graphdistill.reporting import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--method", default="kd", help="a config in configs/methods/ (default: kd)")
     parser.add_argument("--student", default="mlp", choices=["mlp", "gcn"])
     args = parser.parse_args()
-    configs = REPO / "configs"
+    configs = CONFIG_DIR
     quiet = ["--trainer.logger=false"]
 
     print("== 1/3 teacher: 3-layer GCN on the synthetic graph", flush=True)

@@ -45,13 +45,15 @@ def datasets_root(tmp_path_factory) -> Path:
 
 
 def config(name: str) -> str:
-    return str(REPO / "configs" / name)
+    from graphdistill.config_files import CONFIG_DIR
+
+    return str(CONFIG_DIR / name)
 
 
 @pytest.fixture
 def fit(tmp_path):
     """Run ``graphdistill fit`` in-process with logs and checkpoints under ``tmp_path``."""
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     runs = iter(range(1_000_000))
 

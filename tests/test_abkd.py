@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphdistill.cli import run_fit
 from graphdistill.distill import LayerAttentionDistiller
 from graphdistill.errors import ConfigError
+from graphdistill.lightning_cli import run_fit
 from graphdistill.models import GCN, ModelOutput
 
 from .conftest import config

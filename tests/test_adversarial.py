@@ -8,13 +8,14 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from graphdistill.cli import main, run_fit
+from graphdistill.cli import main
 from graphdistill.distill import AdversarialDistiller, DistillationComponent
 from graphdistill.errors import ConfigError
+from graphdistill.lightning_cli import run_fit
 from graphdistill.models import GCN, MLP, ModelOutput
 from graphdistill.training import OnlineDistillationModule
+from graphdistill.training.checkpoint import load_model
 from graphdistill.training.online import group_kl, peer_mean_logits, ring_discriminator_losses, ring_fooling_losses
-from graphdistill.training.teacher import FrozenTeacher
 
 from .conftest import config
 from .test_distillation import synthetic_teacher  # noqa: F401  (session fixture)
@@ -310,7 +311,7 @@ def test_oad_run_reports_each_student_and_saves_them_for_use_alone(tmp_path, cap
     data = NodeDataModule(dataset="synthetic").data
     for k, record in enumerate(online["students"]):
         # each saved student is a plain checkpoint: it loads alone and scores what the run reported
-        student = FrozenTeacher(record["checkpoint"])
+        student = load_model(record["checkpoint"])
         logits = student.model(data.x, data.edge_index).logits
         for split in ("val", "test"):
             mask = getattr(data, f"{split}_mask")

@@ -67,7 +67,7 @@ def test_cora_teacher_reaches_80_percent_mean_of_3_seeds(datasets_root, fit, mod
 
 
 def test_seeded_run_is_read_back_with_reuse_and_not_trained_again(tmp_path, monkeypatch):
-    from graphdistill.reporting import runs
+    from graphdistill.experiments import runs
 
     first = runs.fit_seeded(["synthetic/student_mlp.yaml"], "synthetic", 0, tmp_path / "run", "--trainer.max_epochs=2")
     assert (tmp_path / "run" / "results.json").exists()

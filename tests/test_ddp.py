@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graphdistill.cli import run_fit
+from graphdistill.lightning_cli import run_fit
 
 from .conftest import REPO, config
 
@@ -110,9 +110,9 @@ def test_shipped_slurm_and_sweep_files_point_at_what_exists():
     for script in (REPO / "scripts" / "slurm").glob("*.sbatch"):
         for output in re.findall(r"#SBATCH --output=(\S+)", script.read_text()):
             assert "/" not in output, f"{script.name}: {output} needs a folder that nothing creates"
-    named = re.findall(r"scripts/slurm/(\S+\.sbatch)", (REPO / "configs" / "trainer" / "multinode.yaml").read_text())
+    named = re.findall(r"scripts/slurm/(\S+\.sbatch)", Path(config("trainer/multinode.yaml")).read_text())
     assert named and all((REPO / "scripts" / "slurm" / n).is_file() for n in named)
-    sweep = (REPO / "configs" / "sweeps" / "kd_cora.yaml").read_text()
+    sweep = Path(config("sweeps/kd_cora.yaml")).read_text()
     teacher = re.search(r"model\.init_args\.teacher:\s*\n\s*value: (\S+)", sweep).group(1)
     assert teacher == "runs/cora/gcn/checkpoints/best.ckpt"
     assert "graphdistill fit --config configs/cora/gcn.yaml --trainer.logger false" in sweep

@@ -7,7 +7,8 @@ import lightning as L
 import pytest
 import torch
 
-from graphdistill.cli import main, run_fit
+from graphdistill.cli import main
+from graphdistill.lightning_cli import run_fit
 from graphdistill.training.teacher import FrozenTeacher
 
 from .conftest import config

@@ -3,21 +3,24 @@
 import csv
 import json
 import statistics
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from graphdistill.errors import ConfigError
-from graphdistill.models import GCN, MLP
-from graphdistill.reporting import experiments, runs
-from graphdistill.reporting.analysis import (
+from graphdistill.evaluation.analysis import (
     global_structure_agreement,
     linear_cka,
     local_structure_agreement,
     robustness,
 )
-from graphdistill.reporting.experiments import Grid, run_grid
-from graphdistill.reporting.latency import inference_latency
+from graphdistill.evaluation.latency import inference_latency
+from graphdistill.experiments import grid as experiments
+from graphdistill.experiments import runs
+from graphdistill.experiments.grid import Grid, run_grid
+from graphdistill.models import GCN, MLP
 
 from .conftest import config
 
@@ -148,7 +151,7 @@ def test_wandb_logger_works_offline_and_gets_the_config_and_final_results(tmp_pa
     pytest.importorskip("wandb")
     from lightning.pytorch.loggers import WandbLogger
 
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -196,3 +199,53 @@ def test_sweep_parameters_are_cli_arguments(capsys):
     kd = printed["model"]["init_args"]["components"][-1]["init_args"]
     assert kd["weight"] == 0.9 and kd["temperature"] == 5.0
     assert printed["trainer"]["logger"]["class_path"].endswith("WandbLogger")
+
+
+def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_path, monkeypatch, capsys):
+    """``graphdistill grid`` from a folder with no configs in it: packaged configs by name,
+    the user's own student config by a path relative to the grid file."""
+    from graphdistill.cli import main
+
+    mine = tmp_path / "my_configs"
+    mine.mkdir()
+    student = yaml.safe_load(Path(config("synthetic/student_mlp.yaml")).read_text())
+    student["model"]["init_args"]["model"]["init_args"]["hidden_channels"] = 8
+    (mine / "tiny_mlp.yaml").write_text(yaml.safe_dump(student))
+    (mine / "grid.yaml").write_text(yaml.safe_dump({
+        "datasets": ["synthetic"], "teacher": "gcn", "students": ["tiny_mlp.yaml"], "methods": ["kd"], "seeds": 1,
+        "extra": ["--trainer.max_epochs=2"]}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    main(["grid", str(mine / "grid.yaml"), "--no-latency", "--no-analysis"])
+    table = (elsewhere / "runs" / "experiments" / "grid" / "grid.md").read_text()
+    assert "| synthetic | MLP | kd |" in table and "| synthetic | MLP | alone |" in table
+    assert (elsewhere / "runs/experiments/grid/synthetic/seed0/tiny_mlp_kd/results.json").is_file()
+    hidden = json.loads((elsewhere / "runs/experiments/grid/synthetic/seed0/tiny_mlp_alone/results.json").read_text())
+    assert hidden["parameters"] < 500  # the user's 8-wide student, not the packaged 32-wide one
+    with pytest.raises(SystemExit):
+        main(["grid", str(mine / "missing.yaml")])
+    assert "Grid file not found" in capsys.readouterr().err
+
+
+def test_config_paths_resolve_to_the_packaged_configs_and_the_wheel_ships_them(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from graphdistill.config_files import CONFIG_DIR, resolve_config, resolve_config_args
+
+    assert resolve_config("configs/cora/gcn.yaml") == CONFIG_DIR / "cora" / "gcn.yaml"
+    assert resolve_config("methods/kd.yaml") == CONFIG_DIR / "methods" / "kd.yaml"
+    own = tmp_path / "configs" / "cora" / "gcn.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text("seed_everything: 1\n")
+    assert resolve_config(str(own)) == own  # a file that exists always wins
+    assert resolve_config_args(["fit", "-c", "cora/gcn.yaml", "--config=methods/kd.yaml", "--x=configs/y"]) == [
+        "fit", "-c", str(CONFIG_DIR / "cora/gcn.yaml"), f"--config={CONFIG_DIR / 'methods/kd.yaml'}", "--x=configs/y"]
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "wheel"), str(repo)], check=True, capture_output=True)
+    names = zipfile.ZipFile(next((tmp_path / "wheel").glob("*.whl"))).namelist()
+    packaged = {str(p.relative_to(CONFIG_DIR.parent.parent)) for p in CONFIG_DIR.rglob("*.yaml")}
+    assert packaged and packaged <= set(names), sorted(packaged - set(names))[:5]

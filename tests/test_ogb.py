@@ -91,8 +91,8 @@ def test_rgcn_teacher_and_student_on_tiny_ogbn_mag_with_sampling(tmp_path, fit):
 def test_latency_of_a_typed_model_on_tiny_ogbn_mag(tmp_path):
     """The deployment numbers work for R-GCN too: its type vectors follow the nodes and
     edges of the extracted neighbourhood."""
+    from graphdistill.evaluation.latency import inference_latency
     from graphdistill.models import RGCN
-    from graphdistill.reporting.latency import inference_latency
 
     from .ogb_fixture import write_tiny_ogbn_mag
 

@@ -373,8 +373,8 @@ def test_the_example_script_runs_end_to_end(tmp_path):
 
 
 def test_resume_on_a_changed_graph_file_names_the_graph(tmp_path):
-    from graphdistill.cli import run_fit
     from graphdistill.errors import ResumeError
+    from graphdistill.lightning_cli import run_fit
 
     data = _tiny_graph(n=200, classes=2)
     graph = save_graph(data, tmp_path / "g.pt")

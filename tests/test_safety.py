@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphdistill.cli import main, run_fit
+from graphdistill.cli import main
 from graphdistill.errors import CheckpointError, ConfigError, NonFiniteLossError, ResumeError
+from graphdistill.lightning_cli import run_fit
 from graphdistill.training.checkpoint import load_model, read_checkpoint
 
 from .conftest import config

@@ -113,7 +113,7 @@ def test_too_few_fanouts_cached_gcn_and_sampled_oad_are_clear_errors(fit):
 
 @needs_sampling
 def test_teacher_rows_are_looked_up_by_global_id(tmp_path):
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     teacher = run_fit("--config", config("synthetic/student_gcn.yaml"), "--trainer.max_epochs=3",
                       f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false")["best_checkpoint"]
@@ -137,7 +137,7 @@ def test_teacher_rows_are_looked_up_by_global_id(tmp_path):
 def test_every_method_trains_on_sampled_batches(tmp_path, method):
     """Methods that read edges or node sets run on the sampled subgraph, and distillation
     seeds batches at every node (``train_seeds: auto``)."""
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     teacher = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=20",
                       f"--trainer.default_root_dir={tmp_path / 't'}", "--trainer.logger=false")
@@ -199,7 +199,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
 def test_ddp_ranks_share_the_seed_nodes_of_sampled_training(tmp_path):
     """Under DDP each rank draws its own half of the seeds every epoch (Lightning's
     DistributedSampler over the NeighborLoader's seed nodes): 100 labelled nodes, 50 a rank."""
-    timer = '--trainer.callbacks+={"class_path": "graphdistill.reporting.EpochTimer", "init_args": {"warmup": 0}}'
+    timer = '--trainer.callbacks+={"class_path": "graphdistill.callbacks.EpochTimer", "init_args": {"warmup": 0}}'
     two, _ = _fit_process(tmp_path, "two", 2, "--config", config("synthetic/student_gcn.yaml"), "--config", NEIGHBOR,
                           "--data.batch_size=16", "--trainer.max_epochs=10", timer)
     assert two["timing"]["seeds_last_epoch"] == 50
@@ -210,7 +210,7 @@ def test_only_local_rank_zero_runs_the_teacher_under_ddp(tmp_path, monkeypatch):
     """Rank 1 waits at the barrier until rank 0 has written the cache, then reads it."""
     from types import SimpleNamespace
 
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     monkeypatch.setenv("GRAPHDISTILL_CACHE", str(tmp_path / "cache"))
     teacher = run_fit("--config", config("synthetic/student_gcn.yaml"), "--trainer.max_epochs=2",
@@ -238,7 +238,7 @@ def test_only_local_rank_zero_runs_the_teacher_under_ddp(tmp_path, monkeypatch):
 def test_killed_sampled_run_resumes_to_the_same_result(tmp_path):
     """The sampler's shuffling and neighbour draws come from the checkpointed random streams,
     so a sampled distillation run killed mid-way ends exactly where the straight run does."""
-    from graphdistill.cli import run_fit
+    from graphdistill.lightning_cli import run_fit
 
     teacher = run_fit("--config", config("synthetic/student_gcn.yaml"), "--trainer.max_epochs=5",
                       f"--trainer.default_root_dir={tmp_path / 't'}", "--trainer.logger=false")["best_checkpoint"]

@@ -63,6 +63,27 @@ def require_neighbor_sampling() -> None:
             "or build torch-sparse: pip install --no-build-isolation torch-scatter torch-sparse.")
 
 
+#: fingerprint keys that must agree between two models' data, for fingerprints without a
+#: content hash (checkpoints written before it was recorded)
+_SAME_DATA_KEYS = ("dataset", "num_nodes", "num_features", "num_classes", "split", "normalize_features", "synthetic")
+#: with a content hash on both sides: the graph itself (features as trained on, edges,
+#: labels, split), wherever it was read from
+_SAME_CONTENT_KEYS = ("graph", "num_nodes", "num_features", "num_classes")
+
+
+def fingerprint_differences(mine: dict[str, Any], theirs: dict[str, Any], keys: tuple[str, ...] | None = None,
+                            names: tuple[str, str] = ("teacher", "data")) -> list[str]:
+    """``key: <names[0]> a vs <names[1]> b`` for each key on which two data fingerprints
+    (:meth:`NodeDataModule.fingerprint`) disagree. Where both carry the graph's content hash,
+    the content decides (the same graph from a built-in loader or a file is the same graph);
+    else ``keys`` (default: dataset, counts, split, normalisation)."""
+    if mine.get("graph") and theirs.get("graph"):
+        keys = _SAME_CONTENT_KEYS
+    short = (lambda v: v[:12] + "…" if isinstance(v, str) and len(v) == 64 else v)  # noqa: E731
+    return [f"{k}: {names[0]} {short(mine.get(k))!r} vs {names[1]} {short(theirs.get(k))!r}"
+            for k in (keys or _SAME_DATA_KEYS) if mine.get(k) != theirs.get(k)]
+
+
 def check_split_covers(data: Data, num_classes: int, split: str) -> None:
     """Refuse a split that leaves a class without a training or validation node, or has no
     test node (a user's own graph: a small class, or a split column that marks too few)."""

@@ -46,7 +46,7 @@ class LayerAttentionDistiller(DistillationComponent):
     logit-KD term of the method is :class:`~graphdistill.distill.LogitKD` in the same
     component list (``configs/methods/abkd_kd.yaml``), so it is weighted and logged on its
     own. After each step the (detached) map is in ``attention_map`` and its mean entropy
-    in ``attention_entropy``; :class:`~graphdistill.reporting.AttentionMapReport` logs them
+    in ``attention_entropy``; :class:`~graphdistill.callbacks.AttentionMapReport` logs them
     per epoch and draws the heatmap.
 
     No public code exists for ABKD; the choices above follow ``methods.md``. One is added:

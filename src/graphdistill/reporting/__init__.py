@@ -1,8 +1,5 @@
-"""Results tables and run reports."""
+"""Results tables and their headers (provenance), written as Markdown."""
 
-from .attention import AttentionMapReport, draw_attention
 from .tables import MeanStd, markdown_table, mean_std, run_header, write_report
-from .timing import EpochTimer
 
-__all__ = ["AttentionMapReport", "EpochTimer", "draw_attention", "MeanStd", "markdown_table", "mean_std", "run_header",
-           "write_report"]
+__all__ = ["MeanStd", "markdown_table", "mean_std", "run_header", "write_report"]

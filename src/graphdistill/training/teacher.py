@@ -42,18 +42,12 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data.datamodule import fingerprint_differences
 from ..data.datasets import cache_dir, graph_sha256
 from ..errors import CheckpointError, ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
 from ..models.base import import_allowed_class
 from .checkpoint import CHECKPOINT_KEY, atomic_save, model_from_checkpoint, read_weights_only
-
-#: fingerprint keys that must agree between the teacher's data and the student's, for
-#: fingerprints without a content hash (checkpoints written before it was recorded)
-_MUST_MATCH = ("dataset", "num_nodes", "num_features", "num_classes", "split", "normalize_features", "synthetic")
-#: with a content hash on both sides: the graph itself (features as trained on, edges,
-#: labels, split), wherever it was read from
-_MUST_MATCH_CONTENT = ("graph", "num_nodes", "num_features", "num_classes")
 
 _TEACHER_HINT = ("Train a teacher first (graphdistill fit --config configs/<dataset>/<model>.yaml) and pass the best "
                  "checkpoint that fit prints (also in results.json), a file of its outputs, or a module spec (.yaml).")
@@ -128,12 +122,8 @@ class Teacher:
         both fingerprints carry the graph's content hash, the content decides (the same graph
         from a built-in loader or a file is the same graph); else the recorded keys."""
         mine = self.data_fingerprint
-        if mine.get("graph") and fingerprint.get("graph"):
-            keys = _MUST_MATCH_CONTENT
-        else:
-            keys = _MUST_MATCH if self.form == "checkpoint" else tuple(mine)
-        diffs = [f"{k}: teacher {_short(mine.get(k))!r} vs data {_short(fingerprint.get(k))!r}"
-                 for k in keys if mine.get(k) != fingerprint.get(k)]
+        keys = None if self.form == "checkpoint" else tuple(mine)  # an outputs file or module knows counts only
+        diffs = fingerprint_differences(mine, fingerprint, keys)
         if diffs:
             where = (f" (teacher's dataset {mine['dataset']}, this one {fingerprint.get('dataset')})"
                      if mine.get("dataset") else "")
@@ -413,11 +403,6 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise TeacherCheckpointError(f"Teacher spec {path}: init_args must be a mapping and hidden_layers a list of "
                                      "submodule names (or a mapping name: width).")
     return spec
-
-
-def _short(value: Any) -> Any:
-    """A content hash cut to 12 characters for messages; anything else as it is."""
-    return value[:12] + "…" if isinstance(value, str) and len(value) == 64 else value
 
 
 def _width(module: nn.Module) -> int | None:

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import run_config_hash, run_fit
+from ..config_files import CONFIG_DIR
 from ..data import dataset_info
 from ..errors import ConfigError
+from ..lightning_cli import run_config_hash, run_fit
 
-REPO = Path(__file__).resolve().parents[3]
-CONFIGS = REPO / "configs"
+CONFIGS = CONFIG_DIR
 
 
 def seed_args(dataset: str, seed: int) -> list[str]:

@@ -141,19 +141,24 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
             seeds: int = 3) -> list[dict[str, Any]]:
     """Similarity to the teacher and robustness of each student checkpoint (and the
     teacher's own robustness, first row), all on the teacher's graph and split."""
+    from ..data.datamodule import fingerprint_differences
     from ..training.checkpoint import load_model
-    from ..training.teacher import FrozenTeacher
 
-    teacher = FrozenTeacher(teacher_path)
+    teacher = load_model(teacher_path, role="teacher checkpoint")
     if teacher.model.graph_attributes:
         raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
                           "reads a typed graph. Analyse homogeneous models only.")
-    data = data_from_fingerprint(teacher.data_fingerprint, root)
+    teacher_data = teacher.record.get("data") or {}
+    data = data_from_fingerprint(teacher_data, root)
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
-             "parameters": teacher.num_parameters, **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
+             "parameters": count_parameters(teacher.model),
+             **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
     for path in student_paths:
         student = load_model(path, role="student checkpoint")
-        teacher.check_data(student.record.get("data") or {})
+        diffs = fingerprint_differences(teacher_data, student.record.get("data") or {}, names=("teacher", "student"))
+        if diffs:
+            raise ConfigError(f"Student {path} was trained on other data than teacher {teacher_path}: "
+                              f"{'; '.join(diffs)}. Compare models of one dataset and split.")
         rows.append({"checkpoint": str(path), "model": type(student.model).__name__,
                      "parameters": count_parameters(student.model), **similarity(student.model, teacher.model, data),
                      **robustness(student.model, data, edge_drop, feature_noise, seeds)})

@@ -1,6 +1,8 @@
 """The experiment runner: a grid of datasets × students × methods × seeds, one table.
 
-A grid file (YAML) names configs by their place under ``configs/``::
+A grid file (YAML) names the packaged configs (:data:`~graphdistill.config_files.CONFIG_DIR`)
+by their place under ``configs/``, or your own config files by path (ending in ``.yaml``,
+relative to the grid file)::
 
     datasets: [cora, citeseer]     # configs/<dataset>/...
     teacher: gcn                   # configs/<dataset>/<teacher>.yaml
@@ -8,6 +10,9 @@ A grid file (YAML) names configs by their place under ``configs/``::
     methods: [kd, kd_gcrd]         # configs/methods/<method>.yaml ("alone" is always run)
     seeds: 5
     extra: []                      # more CLI arguments for every run
+
+Run it with ``graphdistill grid GRID.yaml`` (``configs/experiments/`` holds the committed
+grids).
 
 For each dataset and seed the teacher trains once; each student then trains alone and with
 each method, on the same seed and split (``seed_args``). Methods whose module takes no
@@ -17,7 +22,7 @@ model and method, test accuracy at the best validation epoch (mean ± std over s
 parameters, compression (teacher parameters / student parameters), Δ vs the student alone
 and vs the teacher, and inference latency (full graph and a 1,024-node batch, measured
 once per architecture on the seed-0 checkpoint, see
-:func:`~graphdistill.reporting.latency.inference_latency`) with the speedup over the
+:func:`~graphdistill.evaluation.latency.inference_latency`) with the speedup over the
 teacher. Written as Markdown and CSV, plus one accuracy-vs-parameters and
 accuracy-vs-latency plot (PNG) per dataset, and a companion table of similarity to the
 teacher and robustness (:func:`write_analysis`).
@@ -35,8 +40,8 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import CONFIGS, fit_seeded
-from .tables import markdown_table, mean_std, run_header
 
 
 @dataclass
@@ -70,10 +75,21 @@ class Grid:
             grid = cls(**raw)
         except TypeError as err:
             raise ConfigError(f"Grid {path}: {err}") from None
-        grid.check(path)
+        grid.check(path, base=path.parent)
         return grid
 
-    def check(self, path: str | Path = "grid") -> None:
+    def teacher_config(self, dataset: str) -> str:
+        return _config(self.teacher, f"{dataset}/{self.teacher}.yaml")
+
+    def student_config(self, dataset: str, student: str) -> str:
+        return _config(student, f"{dataset}/student_{student}.yaml")
+
+    @staticmethod
+    def method_config(method: str) -> str:
+        return _config(method, f"methods/{method}.yaml")
+
+    def check(self, path: str | Path = "grid", base: Path | None = None) -> None:
+        """Validate the grid; config paths (``*.yaml``) relative to ``base`` are made absolute."""
         for key in ("datasets", "students", "methods", "extra"):
             value = getattr(self, key)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -84,17 +100,37 @@ class Grid:
             raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn), got {self.teacher!r}.")
         if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
             raise ConfigError(f"Grid {path}: seeds must be a whole number >= 1, got {self.seeds!r}.")
-        missing = [str(p) for d in self.datasets for p in
-                   [CONFIGS / d / f"{self.teacher}.yaml", *(CONFIGS / d / f"student_{s}.yaml" for s in self.students)]
-                   if not p.exists()]
-        missing += [str(CONFIGS / "methods" / f"{m}.yaml") for m in self.methods
-                    if not (CONFIGS / "methods" / f"{m}.yaml").exists()]
+        if base is not None:
+            self.teacher = _absolute(self.teacher, base)
+            self.students = [_absolute(s, base) for s in self.students]
+            self.methods = [_absolute(m, base) for m in self.methods]
+        wanted = [self.teacher_config(d) for d in self.datasets]
+        wanted += [self.student_config(d, s) for d in self.datasets for s in self.students]
+        wanted += [self.method_config(m) for m in self.methods]
+        missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
 
 
+def _config(name: str, packaged: str) -> str:
+    """A grid entry's config: the entry itself where it is a path (``*.yaml``), else the
+    packaged config it names (relative to ``configs/``)."""
+    return name if name.endswith((".yaml", ".yml")) else packaged
+
+
+def _absolute(name: str, base: Path) -> str:
+    if not name.endswith((".yaml", ".yml")) or Path(name).is_absolute():
+        return name
+    return str((base / name).resolve())
+
+
+def label(name: str) -> str:
+    """How a grid entry is named in run folders and tables: a config path by its file stem."""
+    return Path(name).stem if name.endswith((".yaml", ".yml")) else name
+
+
 def _needs_teacher(method: str) -> bool:
-    spec = yaml.safe_load((CONFIGS / "methods" / f"{method}.yaml").read_text()) or {}
+    spec = yaml.safe_load((CONFIGS / Grid.method_config(method)).read_text()) or {}
     return (spec.get("model") or {}).get("class_path", "").endswith(".DistillationModule")
 
 
@@ -115,17 +151,17 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 log(f"{dataset} seed {seed} {name}: test {100 * result['test']:.2f}")
                 return result
 
-            teacher = fit("teacher", [f"{dataset}/{grid.teacher}.yaml"])
+            teacher = fit("teacher", [grid.teacher_config(dataset)])
             runs.setdefault((dataset, "teacher", grid.teacher), []).append(teacher)
             for student in grid.students:
-                base = [f"{dataset}/student_{student}.yaml"]
+                base = [grid.student_config(dataset, student)]
                 for method in ["alone", *grid.methods]:
                     if method == "alone":
-                        result = fit(f"{student}_alone", base)
+                        result = fit(f"{label(student)}_alone", base)
                     else:
                         extra = [f"--model.init_args.teacher={teacher['best_checkpoint']}"] if _needs_teacher(
                             method) else []
-                        result = fit(f"{student}_{method}", [*base, f"methods/{method}.yaml"], *extra)
+                        result = fit(f"{label(student)}_{label(method)}", [*base, grid.method_config(method)], *extra)
                     runs.setdefault((dataset, student, method), []).append(result)
     latencies = _latencies(grid, runs, workdir, root) if latency else {}
     rows = _rows(grid, runs, latencies)
@@ -139,8 +175,8 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
 def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
     """Companion table ``<out>_analysis.md``: for seed 0, each student's similarity to the
     teacher (CKA, local and global structure) and everyone's accuracy under test-time edge
-    drop and feature noise (:mod:`graphdistill.reporting.analysis`)."""
-    from .analysis import analyze, format_measurement, measurement_columns
+    drop and feature noise (:mod:`graphdistill.evaluation.analysis`)."""
+    from ..evaluation.analysis import analyze, format_measurement, measurement_columns
 
     header, table = None, []
     for dataset in grid.datasets:
@@ -165,7 +201,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
 def _latencies(grid: Grid, runs: dict, workdir: Path, root: str | None) -> dict[tuple[str, str], dict[str, Any]]:
     """Latency per (dataset, architecture) on seed 0's checkpoint, cached in ``latency.json``."""
     from ..data import NodeDataModule
-    from .latency import inference_latency, load_model
+    from ..evaluation.latency import inference_latency, load_model
 
     cache_path = workdir / "latency.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -200,7 +236,7 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 [r["test"] for r in runs[(dataset, student, "alone")]])
             lat = latencies.get((dataset, student), {})
             rows.append({
-                "dataset": dataset, "model": results[0]["model"], "student": student, "method": method,
+                "dataset": dataset, "model": results[0]["model"], "student": label(student), "method": label(method),
                 "parameters": results[0]["parameters"], "compression": t_params / results[0]["parameters"],
                 "test_mean": stats.mean, "test_std": stats.std, "seeds": stats.n,
                 "delta_vs_alone": stats.mean - alone.mean, "delta_vs_teacher": stats.mean - teacher.mean,

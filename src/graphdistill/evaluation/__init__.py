@@ -1,0 +1,1 @@
+"""Evaluating trained checkpoints: inference latency, similarity to the teacher, robustness."""

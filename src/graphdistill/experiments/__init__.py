@@ -1,0 +1,1 @@
+"""Experiments: seeded runs of ``graphdistill fit`` and the grid runner (``graphdistill grid``)."""
