@@ -1,6 +1,8 @@
 """The ``graphdistill`` command: ``fit``/``validate``/``test``/``predict`` (Lightning's
-commands, :class:`~graphdistill.lightning_cli.GraphDistillCLI`) and ``grid`` (the experiment
-runner, :mod:`graphdistill.experiments.grid`)."""
+commands, :class:`~graphdistill.lightning_cli.GraphDistillCLI`), ``compress`` (search,
+select and export: :mod:`graphdistill.experiments.compress`), ``export``
+(:mod:`graphdistill.export`) and ``grid`` (the experiment runner,
+:mod:`graphdistill.experiments.grid`)."""
 
 from __future__ import annotations
 
@@ -48,11 +50,80 @@ def grid_command(args: list[str]) -> None:
     print(f"Table: {out.with_suffix('.md')}, {out.with_suffix('.csv')}; plots: {out.parent}/{out.name}_*.png")
 
 
+COMPRESS_HELP = """From a teacher to the best deployable student, chosen on validation.
+
+Trains the student alone, searches distillation methods and their sensitive settings with
+Optuna (TPE, pruning on validation accuracy), picks the best on validation (or the student
+alone if nothing beats it), retrains it over --seeds seeds, and writes to --out:
+student.ckpt, student.onnx and student.pt (TorchScript), report.md and report.png.
+Data options are those of fit (--data.dataset, --data.root, --data.split, ...); trainer
+options (--trainer.*) go to every run. The search is resumable (same command) and can run
+in several processes at once (--search-only on the extra ones).
+
+example:
+  graphdistill compress --out runs/compress --trials 12
+  graphdistill compress --data.dataset cora --data.root DATA --teacher T.ckpt --student mlp --trials 40 --seeds 5"""
+
+
+def compress_command(args: list[str]) -> None:
+    """``graphdistill compress [...]``: see :data:`COMPRESS_HELP`."""
+    from .experiments.compress import Compress
+
+    parser = argparse.ArgumentParser(prog="graphdistill compress", description=COMPRESS_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", default=None,
+                        help="teacher: a graphdistill checkpoint, an outputs file (.pt/.npy) or a module spec "
+                             "(.yaml/.json); default: train configs/<dataset>/gcn.yaml first")
+    parser.add_argument("--student", default="mlp", help="mlp, gcn, sage, gat, or a student config file")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="methods to search (configs/search/<method>.yaml); default: every one that fits")
+    parser.add_argument("--trials", type=int, default=20, help="trials of the search in all (default 20)")
+    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds the chosen student is retrained on (default 3)")
+    parser.add_argument("--epochs", type=int, default=None, help="max epochs of every run (default: the configs')")
+    parser.add_argument("--out", default="runs/compress", help="output folder (default runs/compress)")
+    parser.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only run trials of the study (an extra worker; the main process reports)")
+    parser.add_argument("--no-export", action="store_true", help="skip the ONNX and TorchScript export")
+    parsed, rest = parser.parse_known_args(args)
+    unknown = [a for a in rest if a.startswith("--") and not a.startswith(("--data.", "--trainer."))]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (data and trainer options: --data.*, --trainer.*)")
+    summary = Compress(out=parsed.out, data_args=rest, teacher=parsed.teacher, student=parsed.student,
+                       methods=parsed.methods, trials=parsed.trials, timeout=parsed.timeout, seeds=parsed.seeds,
+                       epochs=parsed.epochs, storage=parsed.storage, search_only=parsed.search_only,
+                       export=not parsed.no_export).run()
+    if summary:
+        print()
+        print((Path(parsed.out) / "report.md").read_text().split("\n## Trials")[0].split("Date: ", 1)[-1]
+              .split("\n", 1)[-1].strip())
+        print(f"\nReport: {Path(parsed.out) / 'report.md'} and report.png; student: {summary['student_checkpoint']}")
+
+
+def export_command(args: list[str]) -> None:
+    """``graphdistill export CKPT --format onnx|torchscript [--out PATH]``."""
+    from .export import FORMATS, export_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="graphdistill export", description="Export a graphdistill checkpoint's network for deployment: ONNX "
+        "(checked in onnxruntime against PyTorch) or TorchScript. Input x [N, F] (and edge_index [2, E] for a GNN), "
+        "output logits [N, C].")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="onnx")
+    parser.add_argument("--out", default=None, help="output file (default: the checkpoint's path with .onnx/.pt)")
+    parsed = parser.parse_args(args)
+    result = export_checkpoint(parsed.checkpoint, parsed.format, parsed.out)
+    print(f"Wrote {result['path']} ({parsed.format}; same predictions as PyTorch: {result['same_predictions']}, "
+          f"largest logit difference {result['max_abs_diff']:.1e}).")
+
+
 @exit_on_user_error
 def main(args: list[str] | None = None) -> None:
     words = list(sys.argv[1:] if args is None else args)
-    if words[:1] == ["grid"]:
-        grid_command(words[1:])
+    commands = {"grid": grid_command, "compress": compress_command, "export": export_command}
+    if words[:1] and words[0] in commands:
+        commands[words[0]](words[1:])
         return
     from .lightning_cli import GraphDistillCLI
 

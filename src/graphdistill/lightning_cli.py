@@ -81,7 +81,11 @@ DESCRIPTION = """graphdistill: compress a graph neural network by knowledge dist
 Train a large GNN (the teacher), distil it into a small GNN or graph-free MLP (the student),
 and get test accuracy at the best validation epoch, checkpoints and results.json per run."""
 
-EXAMPLES = """commands (each takes --config files and --help; see the README):
+EXAMPLES = """commands (each takes --help; see the README):
+  compress  from a teacher to the best deployable student: search methods, select on validation, export
+              graphdistill compress --out runs/compress --trials 12
+  export    a checkpoint's network as ONNX or TorchScript
+              graphdistill export runs/compress/student.ckpt --format onnx
   fit       train a model, test it at its best validation epoch
               graphdistill fit --config configs/synthetic/gcn.yaml --trainer.logger false
             or distil a teacher into a student with a method config
@@ -120,7 +124,7 @@ class LoggedConfig(SaveConfigCallback):
 class GraphDistillCLI(LightningCLI):
     """LightningCLI whose model input width and class count come from the data module."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, callbacks: list | None = None, **kwargs: Any) -> None:
         words = kwargs.get("args", sys.argv[1:])
         if isinstance(words, (list, tuple)):  # --config names a packaged config from any folder
             kwargs["args"] = resolve_config_args(list(words))
@@ -128,6 +132,8 @@ class GraphDistillCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("trainer_defaults", {"max_epochs": 200, "log_every_n_steps": 1,
                                                "default_root_dir": "runs"})
+        if callbacks:  # added to the config's callbacks (Python objects: a search's pruning callback)
+            kwargs["trainer_defaults"] = {**kwargs["trainer_defaults"], "callbacks": list(callbacks)}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", LoggedConfig)
         kwargs.setdefault("parser_kwargs", {"description": DESCRIPTION, "epilog": EXAMPLES,
@@ -387,12 +393,13 @@ def run_config_hash(*args: str) -> str:
     raise AssertionError("the parse-only CLI did not stop before instantiating")  # pragma: no cover
 
 
-def run_fit(*args: str, quiet: bool = True) -> dict[str, Any]:
+def run_fit(*args: str, quiet: bool = True, callbacks: list | None = None) -> dict[str, Any]:
     """Run ``graphdistill fit ARGS...`` in-process and return its results (the
-    ``results.json`` dict). Used by the benchmark scripts and tests, so that they exercise
-    exactly the command users run. ``quiet`` turns off the progress bar and model summary."""
+    ``results.json`` dict). Used by the experiments, benchmark scripts and tests, so that
+    they exercise exactly the command users run. ``quiet`` turns off the progress bar and
+    model summary; ``callbacks`` are added to the trainer's."""
     extra = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"] if quiet else []
-    cli = GraphDistillCLI(args=["fit", *args, *extra])
+    cli = GraphDistillCLI(args=["fit", *args, *extra], callbacks=callbacks)
     results = cli.results
     # The finished run's trainer, module, data and teacher outputs reference each other;
     # collect them now, not at some later pass of the cyclic GC: without this, a benchmark

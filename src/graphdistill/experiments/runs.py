@@ -25,7 +25,8 @@ def seed_args(dataset: str, seed: int) -> list[str]:
 
 
 def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path, *extra: str,
-               root: str | None = None, reuse: bool = False) -> dict[str, Any]:
+               root: str | None = None, reuse: bool = False, vary_split: bool = True,
+               callbacks: list | None = None) -> dict[str, Any]:
     """``graphdistill fit`` with ``configs`` (paths relative to ``configs/``), seeded, logging off,
     checkpoints and ``results.json`` under ``workdir``; returns the run's results.
 
@@ -33,13 +34,17 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
     results are read back; a run interrupted mid-way (``workdir/checkpoints/last.ckpt``
     but no results) resumes from its last checkpoint. So an interrupted benchmark
     continues where it stopped. A stored run made with another config (its ``config_hash``
-    differs from what these arguments give now) is refused, never reported."""
+    differs from what these arguments give now) is refused, never reported.
+
+    ``vary_split=False`` keeps the configs' split for every seed (a given teacher's split);
+    ``callbacks`` go to the trainer (:func:`run_fit`)."""
     args: list[str] = []
     for name in configs:
         args += ["--config", str(CONFIGS / name)]
     if root:
         args.append(f"--data.root={root}")
-    args += [*seed_args(dataset, seed), f"--trainer.default_root_dir={workdir}", "--trainer.logger=false", *extra]
+    seeding = seed_args(dataset, seed) if vary_split else [f"--seed_everything={seed}"]
+    args += [*seeding, f"--trainer.default_root_dir={workdir}", "--trainer.logger=false", *extra]
     finished = Path(workdir) / "results.json"
     if reuse and finished.exists():
         stored = json.loads(finished.read_text())
@@ -52,4 +57,4 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
     last = Path(workdir) / "checkpoints" / "last.ckpt"
     if reuse and last.exists():  # resumes; the resume itself refuses a changed config
         args.append(f"--ckpt_path={last}")
-    return run_fit(*args)
+    return run_fit(*args, callbacks=callbacks)

@@ -1,0 +1,545 @@
+"""``graphdistill compress``: from a teacher to the best deployable student, chosen on validation.
+
+1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file or a module spec),
+   else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first.
+2. **Baseline**: the student trained alone.
+3. **Search** (Optuna, TPE sampler): each trial picks a method and that method's few
+   sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
+   into ``configs/methods/<method>.yaml``), trains the student with it and scores it by its
+   best validation accuracy; a trial whose validation accuracy falls behind the median of
+   earlier trials at the same epoch is pruned (:class:`PruneOnValidation`, a Lightning
+   callback). The study lives in Optuna storage (``DIR/study.db`` by default, any URL with
+   ``--storage``), so a killed search resumes without repeating finished trials, and several
+   processes or machines can run trials of one study at once (``--search-only``).
+4. **Selection on validation only**: the best trial, if its validation accuracy beats the
+   student alone's; else the student alone. The chosen configuration and the student alone
+   are retrained over ``--seeds`` seeds (the teacher's split is kept) and reported by test
+   accuracy at the best validation epoch, mean ± std, beside the teacher.
+5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration),
+   ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript),
+   ``report.md`` and ``report.png`` (validation accuracy per trial and method; accuracy vs
+   parameters and vs latency), ``chosen.yaml`` (the chosen method config).
+
+Every run keeps its ``results.json``; a finished run is read back when the same command runs
+again (``fit_seeded(reuse=True)``: a stored run made with another config is refused).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config_files import CONFIG_DIR
+from ..errors import ConfigError, GraphDistillError
+from ..reporting.tables import markdown_table, mean_std, run_header
+from .runs import fit_seeded
+
+STUDENTS = ("mlp", "gcn", "sage", "gat")
+
+
+@dataclass
+class SearchSpace:
+    """One method's search space (``configs/search/<method>.yaml``)."""
+
+    method: str
+    uses: str  # logits | hidden layers | no teacher
+    space: dict[str, dict[str, Any]]
+    multilabel: bool = True
+
+    @classmethod
+    def load(cls, method: str) -> SearchSpace:
+        path = CONFIG_DIR / "search" / f"{method}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in (CONFIG_DIR / "search").glob("*.yaml"))
+            raise ConfigError(f"No search space for method {method!r} ({path}); methods with one: {', '.join(known)}.")
+        raw = yaml.safe_load(path.read_text()) or {}
+        space = raw.get("space") or {}
+        for key, spec in space.items():
+            if not isinstance(spec, dict) or not ({"low", "high"} <= set(spec) or "choices" in spec):
+                raise ConfigError(f"{path}: {key} must be {{low, high[, log, int]}} or {{choices: [...]}}.")
+        return cls(method, raw.get("uses", "logits"), space, bool(raw.get("multilabel", True)))
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Values for this trial, by dotted path (Optuna parameter names carry the method)."""
+        values = {}
+        for key, spec in self.space.items():
+            name = f"{self.method}:{key.rsplit('.', 2)[-3] if key.count('.') >= 2 else ''}.{key.rsplit('.', 1)[-1]}"
+            if "choices" in spec:
+                values[key] = trial.suggest_categorical(name, spec["choices"])
+            elif spec.get("int"):
+                values[key] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]), log=spec.get("log", False))
+            else:
+                values[key] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]),
+                                                  log=spec.get("log", False))
+        return values
+
+
+def method_config(method: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``configs/methods/<method>.yaml`` with ``values`` set at their dotted paths (list
+    entries by index: ``model.init_args.components.0.init_args.weight``)."""
+    config = yaml.safe_load((CONFIG_DIR / "methods" / f"{method}.yaml").read_text())
+    for key, value in values.items():
+        node: Any = config
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[parts[-1]] = value
+    return config
+
+
+class PruneOnValidation:
+    """Lightning callback: reports the validation metric to an Optuna trial after every
+    validation epoch and stops the run when the trial's pruner says so (the objective then
+    raises ``TrialPruned``). A callback, not part of training: the fit runs as it would alone."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from lightning.pytorch.callbacks import Callback
+
+        class _Prune(Callback):
+            def __init__(self, trial: Any, monitor: str = "val/acc") -> None:
+                self.trial, self.monitor, self.pruned = trial, monitor, False
+
+            def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+                if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+                    return
+                self.trial.report(float(trainer.callback_metrics[self.monitor]), trainer.current_epoch)
+                if self.trial.should_prune():
+                    self.pruned, trainer.should_stop = True, True
+
+        return _Prune(*args, **kwargs)
+
+
+@dataclass
+class Compress:
+    """The settings of one ``graphdistill compress`` (see the module docstring)."""
+
+    out: Path
+    data_args: list[str] = field(default_factory=list)
+    teacher: str | None = None
+    student: str = "mlp"
+    methods: list[str] | None = None
+    trials: int = 20
+    timeout: float | None = None
+    seeds: int = 3
+    epochs: int | None = None
+    storage: str | None = None
+    search_only: bool = False
+    export: bool = True
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.trials < 0 or self.seeds < 1:
+            raise ConfigError("--trials must be >= 0 and --seeds >= 1.")
+        self.dataset = _dataset_name(self.data_args)
+
+    # ------------------------------------------------------------------ configs
+    def _config(self, name: str) -> Path:
+        """``configs/<dataset>/<name>.yaml``, or the synthetic/Cora one with this data."""
+        for folder in (self.dataset, "synthetic", "cora"):
+            path = CONFIG_DIR / folder / f"{name}.yaml"
+            if path.is_file():
+                return path
+        raise ConfigError(f"No config {name}.yaml for {self.dataset} (looked in configs/{self.dataset}, "
+                          "configs/synthetic, configs/cora).")
+
+    def student_config(self) -> Path:
+        if self.student.endswith((".yaml", ".yml")):
+            path = Path(self.student).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"Student config {path} not found.")
+            return path.resolve()
+        if self.student not in STUDENTS:
+            raise ConfigError(f"--student must be one of {', '.join(STUDENTS)} or a config file, got {self.student!r}.")
+        return self._config(f"student_{self.student}")
+
+    def common(self) -> list[str]:
+        """Arguments every run gets: the data and the epoch budget. (Trials are tested at their best
+        validation epoch too, a forward pass; only the validation score is read.)"""
+        return [*self.data_args, *([f"--trainer.max_epochs={self.epochs}"] if self.epochs else [])]
+
+    def fit(self, configs: list[str | Path], workdir: Path, seed: int = 0, *extra: str,
+            callbacks: list | None = None) -> dict[str, Any]:
+        with _quiet():
+            return fit_seeded([str(c) for c in configs], self.dataset, seed, workdir, *self.common(), *extra,
+                              reuse=True, vary_split=False, callbacks=callbacks)
+
+    # ------------------------------------------------------------------ steps
+    def teacher_path(self) -> str:
+        if self.teacher:
+            return self.teacher
+        done = self.out / "teacher" / "results.json"
+        if self.search_only and not done.exists():
+            raise ConfigError(f"--search-only needs the teacher: pass --teacher, or start the main compress process "
+                              f"first (it trains the teacher into {self.out / 'teacher'}).")
+        verb = "Reading back" if done.exists() else "Training"
+        _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)})")
+        result = self.fit([self._config("gcn")], self.out / "teacher", 0)
+        return str(Path(result["best_checkpoint"]).resolve())
+
+    def candidates(self, teacher: Any, multilabel: bool) -> list[SearchSpace]:
+        """The methods that fit this student and teacher (``--methods``, default all with a space)."""
+        names = self.methods or sorted(p.stem for p in (CONFIG_DIR / "search").glob("*.yaml"))
+        spaces, skipped = [], []
+        for name in names:
+            space = SearchSpace.load(name)
+            if space.uses == "hidden layers" and not teacher.hidden_widths:
+                skipped.append(f"{name} (the teacher has no hidden layers)")
+            elif multilabel and not space.multilabel:
+                skipped.append(f"{name} (multi-label task)")
+            else:
+                spaces.append(space)
+        if skipped:
+            _log("Not searched: " + "; ".join(skipped))
+        if not spaces:
+            raise ConfigError("No method fits this student and teacher: pass --methods with logit methods (kd, "
+                              "kd_standardized).")
+        return spaces
+
+    def study_name(self, teacher: str, spaces: list[SearchSpace]) -> str:
+        identity = json.dumps({"data": self.data_args, "student": str(self.student_config()), "teacher": teacher,
+                               "methods": [s.method for s in spaces], "epochs": self.epochs}, sort_keys=True)
+        return f"compress-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+    def search(self, teacher: str, spaces: list[SearchSpace]) -> Any:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        self.out.mkdir(parents=True, exist_ok=True)
+        url = self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+        for attempt in range(10):  # processes starting together race to create the tables and the study
+            try:
+                storage = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=90,
+                                                     engine_kwargs={"connect_args": {"timeout": 60}}
+                                                     if url.startswith("sqlite") else {})
+                study = optuna.create_study(study_name=self.study_name(teacher, spaces), storage=storage,
+                                            direction="maximize", load_if_exists=True,
+                                            sampler=optuna.samplers.TPESampler(
+                                                seed=os.getpid() if self.search_only else 0),
+                                            pruner=optuna.pruners.MedianPruner(n_startup_trials=3,
+                                                                               n_warmup_steps=20))
+                break
+            except Exception as err:  # noqa: BLE001 - sqlalchemy's errors of a lost race: try again
+                if attempt == 9 or "sqlalchemy" not in type(err).__module__ + str(type(err).__mro__):
+                    raise
+                time.sleep(0.5 + random.random())
+        counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        by_name = {s.method: s for s in spaces}
+
+        def objective(trial: Any) -> float:
+            space = by_name[trial.suggest_categorical("method", sorted(by_name))]
+            values = space.suggest(trial)
+            folder = self.out / "trials" / f"{trial.number:04d}-{space.method}"
+            folder.mkdir(parents=True, exist_ok=True)
+            config = folder / "method.yaml"
+            config.write_text(yaml.safe_dump(method_config(space.method, values), sort_keys=False))
+            extra = [] if space.uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
+            prune = PruneOnValidation(trial)
+            result = self.fit([self.student_config(), config], folder / "run", 0, *extra,
+                              callbacks=[prune])
+            trial.set_user_attr("config", str(config))
+            trial.set_user_attr("parameters", result.get("parameters"))
+            if prune.pruned:
+                raise optuna.TrialPruned()
+            return float(result["best_val"])
+
+        done = sum(t.state in counted for t in study.trials)
+        if done < self.trials:
+            _log(f"Searching {', '.join(sorted(by_name))}: {self.trials} trials (study {study.study_name}, "
+                 f"{done} done)")
+            callback = optuna.study.MaxTrialsCallback(self.trials, states=counted)
+            study.optimize(objective, timeout=self.timeout, callbacks=[callback, _progress(self.trials)],
+                           catch=(GraphDistillError, ValueError, RuntimeError), gc_after_trial=True)
+        return study
+
+    def run(self) -> dict[str, Any]:
+        """The whole flow; returns the summary written to ``DIR/summary.json``."""
+        from ..training.teacher import load_teacher
+
+        started = time.time()
+        teacher_path = self.teacher_path()
+        teacher = load_teacher(teacher_path)
+        datamodule = _datamodule(self.data_args, self.student_config())
+        spaces = self.candidates(teacher, datamodule.multilabel)
+        if self.search_only:
+            self.search(teacher_path, spaces)
+            return {}
+        verb = "Reading back" if (self.out / "alone" / "seed0" / "results.json").exists() else "Training"
+        _log(f"{verb} the student alone (the baseline)")
+        alone0 = self.fit([self.student_config()], self.out / "alone" / "seed0", 0)
+        study = self.search(teacher_path, spaces)
+        import optuna
+
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        best = max(complete, key=lambda t: t.value) if complete else None
+        chosen_name, chosen_config = "alone", None
+        if best is not None and best.value > alone0["best_val"]:
+            chosen_name, chosen_config = best.params["method"], Path(best.user_attrs["config"])
+            shutil.copyfile(chosen_config, self.out / "chosen.yaml")
+            _log(f"Chosen on validation: {chosen_name} (trial {best.number}, val {100 * best.value:.2f} % vs "
+                 f"{100 * alone0['best_val']:.2f} % alone)")
+        else:
+            _log("No method beats the student alone on validation: the student alone is returned.")
+        _log(f"Retraining over {self.seeds} seeds")
+        alone = [alone0] + [self.fit([self.student_config()], self.out / "alone" / f"seed{s}", s)
+                            for s in range(1, self.seeds)]
+        if chosen_config is None:
+            final = alone
+        else:
+            extra = [] if chosen_name == "oad" else [f"--model.init_args.teacher={teacher_path}"]
+            final = [self.fit([self.student_config(), chosen_config], self.out / "chosen" / f"seed{s}", s, *extra)
+                     for s in range(self.seeds)]
+        data = datamodule.data
+        teacher_test = _teacher_test(teacher, data)
+        student_ckpt = self.out / "student.ckpt"
+        shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
+        exports = self._export(student_ckpt, data) if self.export else {}
+        teacher_latency = None
+        if self.export and teacher.form == "checkpoint":
+            from ..evaluation.latency import inference_latency
+
+            teacher_latency = inference_latency(teacher.model, data, "cpu")["full_ms"]
+        summary = {"dataset": self.dataset, "teacher": {"path": teacher_path, "form": teacher.form,
+                                                        "parameters": teacher.num_parameters, "test": teacher_test,
+                                                        "full_ms": teacher_latency},
+                   "alone": _stats(alone), "chosen": {"method": chosen_name, **_stats(final),
+                                                       "config": str(chosen_config) if chosen_config else None},
+                   "trials": _trials(study), "exports": exports, "student_checkpoint": str(student_ckpt),
+                   "seconds": round(time.time() - started, 1)}
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_report(summary, self.out)
+        return summary
+
+    def _export(self, ckpt: Path, data: Any) -> dict[str, Any]:
+        from ..evaluation.latency import inference_latency
+        from ..export import export_checkpoint, onnx_latency
+        from ..training.checkpoint import load_model
+
+        exports: dict[str, Any] = {}
+        model = load_model(ckpt).model
+        exports["pytorch_latency"] = inference_latency(model, data, "cpu")
+        for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+            try:
+                exports[fmt] = export_checkpoint(ckpt, fmt, self.out / f"student{suffix}")
+            except GraphDistillError as err:
+                exports[fmt] = {"error": str(err)}
+                _log(f"Not exported to {fmt}: {err}")
+        if "path" in exports.get("onnx", {}):
+            exports["onnx"]["latency"] = onnx_latency(exports["onnx"]["path"], model, data)
+        return exports
+
+
+# ---------------------------------------------------------------------------- helpers
+def _dataset_name(data_args: list[str]) -> str:
+    from ..data import dataset_info
+
+    value = "synthetic"
+    for i, arg in enumerate(data_args):
+        if arg.startswith("--data.dataset="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--data.dataset" and i + 1 < len(data_args):
+            value = data_args[i + 1]
+    info = dataset_info(value)
+    return info.name if info.family != "file" else "synthetic"
+
+
+def _datamodule(data_args: list[str], student_config: Path) -> Any:
+    """The data module the runs use: the student config's data section with ``data_args``."""
+    from jsonargparse import ArgumentParser
+
+    from ..data import NodeDataModule
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(NodeDataModule, "data")
+    config = yaml.safe_load(student_config.read_text()) or {}
+    parser.set_defaults({f"data.{k}": v for k, v in (config.get("data") or {}).items()})
+    try:
+        parsed = parser.parse_args(_pairs(data_args))
+    except Exception as err:  # noqa: BLE001 - jsonargparse's parse error: one line
+        raise ConfigError(f"Data arguments {' '.join(_pairs(data_args))}: {str(err).splitlines()[0]}") from None
+    return parser.instantiate_classes(parsed).data
+
+
+def _pairs(args: list[str]) -> list[str]:
+    """``--data.k v`` and ``--data.k=v`` arguments as ``--data.k=v`` (the others dropped)."""
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--data.") and "=" not in arg and i + 1 < len(args):
+            out.append(f"{arg}={args[i + 1]}")
+            i += 2
+            continue
+        if arg.startswith("--data."):
+            out.append(arg)
+        i += 1
+    return out
+
+
+def _teacher_test(teacher: Any, data: Any) -> float:
+    """The teacher's test accuracy on the student's split (any teacher form)."""
+    import torch
+
+    out = teacher.outputs(data, torch.device("cpu"))
+    mask = data.test_mask
+    return float((out.logits[mask].argmax(-1) == data.y[mask]).float().mean())
+
+
+def _stats(results: list[dict[str, Any]]) -> dict[str, Any]:
+    test, val = mean_std([r["test"] for r in results]), mean_std([r["best_val"] for r in results])
+    return {"test_mean": test.mean, "test_std": test.std, "val_mean": val.mean, "seeds": test.n,
+            "tests": [r["test"] for r in results], "parameters": results[0]["parameters"],
+            "model": results[0]["model"]}
+
+
+def _trials(study: Any) -> list[dict[str, Any]]:
+    return [{"number": t.number, "state": t.state.name, "method": t.params.get("method"), "value": t.value,
+             "params": {k: v for k, v in t.params.items() if k != "method"}} for t in study.trials]
+
+
+def write_report(summary: dict[str, Any], out: Path) -> Path:
+    """``report.md`` (the comparison table, the trials, the exports) and ``report.png``."""
+    teacher, alone, chosen = summary["teacher"], summary["alone"], summary["chosen"]
+    exports = summary["exports"]
+    pct = (lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}")  # noqa: E731
+    rows = [["teacher", teacher["form"], f"{teacher['parameters']:,}" if teacher["parameters"] else "-",
+             f"{100 * teacher['test']:.2f}", "-"],
+            [f"{alone['model']} alone", "-", f"{alone['parameters']:,}", pct(alone["test_mean"], alone["test_std"]),
+             f"{100 * alone['val_mean']:.2f}"]]
+    if chosen["method"] != "alone":
+        rows.append([f"{chosen['model']} + {chosen['method']} (chosen)", "-", f"{chosen['parameters']:,}",
+                     pct(chosen["test_mean"], chosen["test_std"]), f"{100 * chosen['val_mean']:.2f}"])
+    lines = [run_header(f"graphdistill compress: {summary['dataset']}"),
+             markdown_table(["model", "teacher form", "parameters", f"test acc % ({chosen['seeds']} seeds)",
+                             "val acc %"], rows), "",
+             f"Chosen on validation: **{chosen['method']}**"
+             + (f" (`{chosen['config']}`)" if chosen.get("config") else " (no method beat the student alone)") + ".",
+             "Test accuracy at the best validation epoch, mean ± std over seeds; the teacher's split is kept.", ""]
+    latency = exports.get("pytorch_latency")
+    if latency:
+        lines.append(f"Student inference on the full graph (CPU): PyTorch {latency['full_ms']:.2f} ms"
+                     + (f", ONNX Runtime {exports['onnx']['latency']['full_ms']:.2f} ms"
+                        if "latency" in exports.get("onnx", {}) else "") + ".")
+    for fmt in ("onnx", "torchscript"):
+        if fmt in exports:
+            e = exports[fmt]
+            lines.append(f"- {fmt}: " + (f"`{e['path']}` (same predictions as PyTorch: {e['same_predictions']}, "
+                                         f"largest logit difference {e['max_abs_diff']:.1e})" if "path" in e
+                                         else e["error"]))
+    trials = summary["trials"]
+    lines += ["", f"## Trials ({len(trials)})", "",
+              markdown_table(["trial", "method", "state", "val acc %", "settings"],
+                             [[t["number"], t["method"], t["state"],
+                               "-" if t["value"] is None else f"{100 * t['value']:.2f}",
+                               ", ".join(f"{k.split(':', 1)[-1]}={v:.3g}" if isinstance(v, float) else
+                                         f"{k.split(':', 1)[-1]}={v}" for k, v in t["params"].items())]
+                              for t in trials])]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    _plot(summary, out / "report.png")
+    return path
+
+
+def _plot(summary: dict[str, Any], path: Path) -> None:
+    """Validation accuracy per trial and method; test accuracy vs parameters and vs latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    methods = sorted({t["method"] for t in summary["trials"] if t["method"]})
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+    for method in methods:
+        points = [t for t in summary["trials"] if t["method"] == method and t["value"] is not None]
+        ax.scatter([t["number"] for t in points], [100 * t["value"] for t in points], label=method,
+                   color=colours[method], s=24, marker="os^"[min(methods.index(method) // 10, 2)])
+    low = ax.get_ylim()[0]
+    for method in methods:
+        pruned = [t["number"] for t in summary["trials"] if t["method"] == method and t["state"] == "PRUNED"]
+        ax.scatter(pruned, [low] * len(pruned), marker="x", color=colours[method], s=18)
+    ax.axhline(100 * summary["alone"]["val_mean"], color="gray", ls="--", label="student alone")
+    ax.set_xlabel("trial (x at the bottom: pruned)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    teacher, alone, chosen, exports = summary["teacher"], summary["alone"], summary["chosen"], summary["exports"]
+    student = chosen if chosen["method"] != "alone" else alone
+    name = f"{student['model']} + {chosen['method']}" if chosen["method"] != "alone" else f"{student['model']} alone"
+    sizes = [("student alone", alone["parameters"], alone), (name, student["parameters"], student)]
+    if teacher["parameters"]:
+        sizes.append(("teacher", teacher["parameters"], {"test_mean": teacher["test"], "test_std": 0.0}))
+    for label, params, stats in sizes:
+        axes[1].errorbar(params, 100 * stats["test_mean"], yerr=100 * stats["test_std"], fmt="o", capsize=3,
+                         label=label)
+    speeds = []
+    if exports.get("pytorch_latency"):
+        speeds.append((f"{name} (PyTorch)", exports["pytorch_latency"]["full_ms"], student))
+    if "latency" in exports.get("onnx", {}):
+        speeds.append((f"{name} (ONNX Runtime)", exports["onnx"]["latency"]["full_ms"], student))
+    if teacher.get("full_ms"):
+        speeds.append(("teacher (PyTorch)", teacher["full_ms"], {"test_mean": teacher["test"], "test_std": 0.0}))
+    for label, ms, stats in speeds:
+        axes[2].errorbar(ms, 100 * stats["test_mean"], yerr=100 * stats["test_std"], fmt="o", capsize=3,
+                         label=label)
+    for ax, xlabel in ((axes[1], "parameters"), (axes[2], "full-graph inference, CPU (ms)")):
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy (%)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"graphdistill compress on {summary['dataset']} (test: mean ± std over {student['seeds']} seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _progress(total: int):
+    """Optuna callback: one line per finished trial (trials done / best so far)."""
+    def report(study: Any, trial: Any) -> None:
+        import optuna
+
+        done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                        optuna.trial.TrialState.PRUNED)]
+        best = study.best_value if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) else None
+        value = "-" if trial.value is None else f"{100 * trial.value:.2f}"
+        _log(f"  trial {len(done)}/{total}: {trial.params.get('method', '?'):<22} {trial.state.name.lower():<8} "
+             f"val {value:>6}   best {'-' if best is None else f'{100 * best:.2f}'}")
+
+    return report
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """A run's own output off (its summary line, Lightning's banners and tips, deprecation
+    warnings): compress prints its own progress."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+

@@ -1,0 +1,171 @@
+"""graphdistill compress (search, selection on validation, resume, parallel workers) and export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graphdistill.cli import main
+from graphdistill.data import NodeDataModule
+from graphdistill.experiments import runs
+from graphdistill.experiments.compress import Compress, SearchSpace, method_config
+from graphdistill.export import export_model, run_onnx
+from graphdistill.models import GCN, MLP
+from graphdistill.training.checkpoint import load_model
+
+from .conftest import REPO
+
+QUICK = ["--epochs", "15", "--seeds", "2"]
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> str:
+    """A GCN teacher on the synthetic graph, trained once for these tests."""
+    from graphdistill.lightning_cli import run_fit
+
+    from .conftest import config
+
+    root = tmp_path_factory.mktemp("teacher")
+    result = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=30",
+                     f"--trainer.default_root_dir={root}", "--trainer.logger=false")
+    return result["best_checkpoint"]
+
+
+def test_every_search_space_names_settings_its_method_config_has():
+    import yaml
+
+    from graphdistill.config_files import CONFIG_DIR
+
+    spaces = sorted(p.stem for p in (CONFIG_DIR / "search").glob("*.yaml"))
+    assert spaces == sorted(p.stem for p in (CONFIG_DIR / "methods").glob("*.yaml"))  # one per method
+    for method in spaces:
+        space = SearchSpace.load(method)
+        original = yaml.safe_load((CONFIG_DIR / "methods" / f"{method}.yaml").read_text())
+        for key in space.space:
+            node = original
+            for part in key.split("."):  # the path exists in the method config: a typo cannot pass
+                node = node[int(part)] if isinstance(node, list) else node[part]
+        changed = method_config(method, {key: "X" for key in space.space})
+        assert changed != original and space.uses in ("logits", "hidden layers", "no teacher")
+
+
+def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys):
+    out = tmp_path / "out"
+    main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", str(out),
+          *QUICK])
+    summary = json.loads((out / "summary.json").read_text())
+    printed = capsys.readouterr().out
+    assert "| MLP alone |" in printed and "Report:" in printed and "Tip" not in printed and "Warning" not in printed
+    trials = [t for t in summary["trials"] if t["state"] == "COMPLETE"]
+    alone_val = json.loads((out / "alone" / "seed0" / "results.json").read_text())["best_val"]
+    best = max(trials, key=lambda t: t["value"])
+    # selection reads validation only: the chosen method is the best trial on validation, if it beats the alone one
+    assert summary["chosen"]["method"] == (best["method"] if best["value"] > alone_val else "alone")
+    assert summary["chosen"]["seeds"] == 2 and len(summary["chosen"]["tests"]) == 2
+    for name in ("student.ckpt", "student.onnx", "student.pt", "report.md", "report.png"):
+        assert (out / name).is_file(), name
+    assert summary["exports"]["onnx"]["same_predictions"]
+    # the exported MLP gives PyTorch's predictions in onnxruntime on the real graph
+    data = NodeDataModule("synthetic").data
+    model = load_model(out / "student.ckpt").model.eval()
+    with torch.no_grad():
+        expected = model(data.x).logits
+    got = torch.as_tensor(run_onnx(out / "student.onnx", (data.x,)))
+    assert torch.equal(got.argmax(-1), expected.argmax(-1)) and torch.allclose(got, expected, atol=1e-4)
+    scripted = torch.jit.load(str(out / "student.pt"))
+    assert torch.equal(scripted(data.x).argmax(-1), expected.argmax(-1))
+
+
+def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path, teacher, monkeypatch):
+    out = tmp_path / "out"
+    args = dict(out=out, teacher=teacher, methods=["kd"], seeds=1, epochs=8, export=False)
+    Compress(trials=2, **args).run()
+    trained: list[str] = []
+    real_fit = runs.run_fit
+
+    def counting_fit(*a, **k):
+        trained.append(next(x for x in a if x.startswith("--trainer.default_root_dir=")))
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(runs, "run_fit", counting_fit)
+    summary = Compress(trials=3, **args).run()  # the same search, asked for one more trial
+    assert len(summary["trials"]) == 3 and [t["number"] for t in summary["trials"]] == [0, 1, 2]
+    assert len([t for t in trained if "/trials/" in t]) == 1  # only the new trial trained
+    assert not any(t.endswith(("/alone/seed0", "/teacher")) for t in trained)  # finished runs read back
+
+
+def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "graphdistill.cli", "compress", "--search-only", "--teacher", teacher,
+               "--methods", "kd", "kd_standardized", "--trials", "4", "--epochs", "5", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    assert all("trial" in o for o in outputs)  # both processes ran trials
+    import optuna
+
+    storage = f"sqlite:///{out / 'study.db'}"
+    (study_summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=study_summary.study_name, storage=storage)
+    numbers = [t.number for t in study.trials]
+    assert numbers == list(range(len(numbers))) and 4 <= len(numbers) <= 5  # a worker may finish one in flight
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+    folders = sorted(p.name for p in (out / "trials").iterdir())
+    assert [int(f.split("-")[0]) for f in folders] == numbers  # one folder per trial, none shared
+
+
+def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):
+    data = NodeDataModule("synthetic").data
+    gen = torch.Generator().manual_seed(0)
+    np.save(tmp_path / "noise.npy", (10 * torch.randn(data.num_nodes, 5, generator=gen)).numpy())  # a useless teacher
+    out = tmp_path / "out"
+    summary = Compress(out=out, teacher=str(tmp_path / "noise.npy"), methods=["kd"], trials=2, seeds=1, epochs=30,
+                       export=False).run()
+    assert all(t["value"] < json.loads((out / "alone/seed0/results.json").read_text())["best_val"]
+               for t in summary["trials"] if t["value"] is not None)
+    assert summary["chosen"]["method"] == "alone"
+    alone = json.loads((out / "alone" / "seed0" / "results.json").read_text())
+    assert Path(out / "student.ckpt").read_bytes() == Path(alone["best_checkpoint"]).read_bytes()
+    assert "no method beat the student alone" in (out / "report.md").read_text()
+
+
+def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, capsys):
+    data = NodeDataModule("synthetic").data
+    np.save(tmp_path / "logits.npy", torch.randn(data.num_nodes, 5).numpy())
+    with pytest.raises(SystemExit):  # only feature methods asked for: one line saying what to do
+        main(["compress", "--teacher", str(tmp_path / "logits.npy"), "--methods", "fitnet", "gcrd",
+              "--out", str(tmp_path / "out"), "--trials", "1"])
+    err = capsys.readouterr()
+    assert "No method fits this student and teacher" in err.err and "fitnet (the teacher has no hidden layers)" in (
+        err.out)
+
+
+@pytest.mark.parametrize("model_class", [MLP, GCN])
+def test_export_onnx_and_torchscript_reproduce_pytorch_on_other_graph_sizes(tmp_path, model_class):
+    model = model_class(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2).eval()
+    for fmt in ("onnx", "torchscript"):
+        result = export_model(model, tmp_path / f"m.{fmt}", fmt)
+        assert result["same_predictions"] and result["max_abs_diff"] < 1e-4
+    x = torch.randn(150, 12)
+    inputs = (x,) if model_class is MLP else (x, torch.randint(0, 150, (2, 700)))
+    with torch.no_grad():
+        expected = model(*inputs).logits
+    assert np.allclose(run_onnx(tmp_path / "m.onnx", inputs), expected.numpy(), atol=1e-4)
+    assert torch.allclose(torch.jit.load(str(tmp_path / "m.torchscript"))(*inputs), expected, atol=1e-5)
+
+
+def test_export_command_is_one_line_for_a_bad_file(tmp_path, capsys):
+    (tmp_path / "bad.ckpt").write_bytes(b"nope")
+    with pytest.raises(SystemExit):
+        main(["export", str(tmp_path / "bad.ckpt"), "--format", "onnx"])
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is corrupt or not a PyTorch checkpoint" in err
