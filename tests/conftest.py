@@ -50,6 +50,17 @@ def config(name: str) -> str:
     return str(CONFIG_DIR / name)
 
 
+@pytest.fixture(scope="session")
+def synthetic_teacher(tmp_path_factory) -> str:
+    """A GCN teacher on the synthetic graph (30 epochs), trained once per test session."""
+    from graphdistill.lightning_cli import run_fit
+
+    out = tmp_path_factory.mktemp("teacher")
+    result = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=30",
+                     f"--trainer.default_root_dir={out}", "--trainer.logger=false")
+    return result["best_checkpoint"]
+
+
 @pytest.fixture
 def fit(tmp_path):
     """Run ``graphdistill fit`` in-process with logs and checkpoints under ``tmp_path``."""

@@ -18,7 +18,6 @@ from graphdistill.training.checkpoint import load_model
 from graphdistill.training.online import group_kl, peer_mean_logits, ring_discriminator_losses, ring_fooling_losses
 
 from .conftest import config
-from .test_distillation import synthetic_teacher  # noqa: F401  (session fixture)
 
 STUDENT = config("synthetic/student_gcn.yaml")
 
@@ -177,7 +176,7 @@ def _trainer(callback, epochs, root):
                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
 
 
-def test_graphakd_discriminator_steps_before_the_student_and_each_touches_only_its_own(tmp_path, synthetic_teacher):  # noqa: F811
+def test_graphakd_discriminator_steps_before_the_student_and_each_touches_only_its_own(tmp_path, synthetic_teacher):
     data = _synthetic_data()
     module = _graphakd_module(synthetic_teacher, data, d_critic=2)
     record = RecordSteps()

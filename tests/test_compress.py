@@ -25,17 +25,9 @@ from .conftest import REPO
 QUICK = ["--epochs", "15", "--seeds", "2"]
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory) -> str:
-    """A GCN teacher on the synthetic graph, trained once for these tests."""
-    from graphdistill.lightning_cli import run_fit
-
-    from .conftest import config
-
-    root = tmp_path_factory.mktemp("teacher")
-    result = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=30",
-                     f"--trainer.default_root_dir={root}", "--trainer.logger=false")
-    return result["best_checkpoint"]
+@pytest.fixture
+def teacher(synthetic_teacher) -> str:
+    return synthetic_teacher
 
 
 def test_every_search_space_names_settings_its_method_config_has():
@@ -56,9 +48,10 @@ def test_every_search_space_names_settings_its_method_config_has():
         assert changed != original and space.uses in ("logits", "hidden layers", "no teacher")
 
 
-def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys):
+def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --out relative to the current folder, as in the README
     out = tmp_path / "out"
-    main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", str(out),
+    main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", "out",
           *QUICK])
     summary = json.loads((out / "summary.json").read_text())
     printed = capsys.readouterr().out

@@ -28,14 +28,6 @@ class CrashAtEpoch(L.Callback):
             raise RuntimeError("simulated crash")
 
 
-@pytest.fixture(scope="session")
-def synthetic_teacher(tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("teacher")
-    result = run_fit("--config", config("synthetic/gcn.yaml"), "--trainer.max_epochs=30",
-                     f"--trainer.default_root_dir={out}", "--trainer.logger=false")
-    return result["best_checkpoint"]
-
-
 def _distil(tmp_path, teacher, *extra):
     return run_fit("--config", STUDENT, "--config", KD_GCRD, f"--model.init_args.teacher={teacher}",
                    f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false", *extra)

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
 from torch_geometric.utils import coalesce
 
@@ -207,19 +206,15 @@ def test_a_graph_file_that_would_run_code_runs_nothing(tmp_path):
 
 
 # ---------------------------------------------------------------------------- teachers
-def _train_plain_pyg_gcn(data, seed: int = 0, epochs: int = 200):
-    """A GCN trained in plain PyG, outside graphdistill, as a user's own script would."""
-    from torch_geometric.nn.models import GCN
+def _train_plain_pyg_gcn(data, epochs: int = 200):
+    """A GCN 2×64 trained in plain PyG, outside graphdistill: the example script's own loop."""
+    import importlib.util
 
-    torch.manual_seed(seed)
-    model = GCN(data.num_features, 64, 2, int(data.y.max()) + 1, dropout=0.5)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
-    for _ in range(epochs):
-        model.train()
-        opt.zero_grad()
-        F.cross_entropy(model(data.x, data.edge_index)[data.train_mask], data.y[data.train_mask]).backward()
-        opt.step()
-    return model.eval()
+    path = REPO / "scripts" / "examples" / "own_graph_and_teacher.py"
+    spec = importlib.util.spec_from_file_location("own_graph_and_teacher", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.train_gcn(data, epochs)
 
 
 def _save_teacher_forms(model, data, folder: Path) -> tuple[Path, Path]:

@@ -140,7 +140,7 @@ class Compress:
     export: bool = True
 
     def __post_init__(self) -> None:
-        self.out = Path(self.out)
+        self.out = Path(self.out).expanduser().resolve()  # run folders and trial configs by absolute path
         if self.trials < 0 or self.seeds < 1:
             raise ConfigError("--trials must be >= 0 and --seeds >= 1.")
         self.dataset = _dataset_name(self.data_args)
