@@ -488,8 +488,7 @@ def test_download_without_network_is_a_one_line_error(tmp_path, capsys, monkeypa
 def test_experiment_grid_mistakes_are_one_line_errors(tmp_path, text, expected):
     grid = tmp_path / "grid.yaml"
     grid.write_text(text)
-    repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "run_experiments.py"), "--grid", str(grid),
-                           "--workdir", str(tmp_path / "w")], capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "graphdistill.cli", "grid", str(grid), "--workdir", str(tmp_path / "w")]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert expected in proc.stderr

@@ -41,7 +41,8 @@ def run_header(title: str) -> str:
     a results file (each run's config hash is in its ``results.json``)."""
     import torch
 
-    command = " ".join(["python", *sys.argv])
+    program = Path(sys.argv[0]).name
+    command = " ".join([program, *sys.argv[1:]] if program == "graphdistill" else ["python", *sys.argv])
     machine = f"{platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
