@@ -12,8 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from graphdistill.reporting.runs import fit_seeded
-
+from graphdistill.experiments.runs import fit_seeded
 from graphdistill.reporting import markdown_table, run_header, write_report
 
 REPO = Path(__file__).resolve().parents[1]  # the source checkout this script lives in

@@ -18,8 +18,8 @@ import argparse
 import time
 from pathlib import Path
 
+from graphdistill.experiments.runs import fit_seeded
 from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
-from graphdistill.reporting.runs import fit_seeded
 
 REPO = Path(__file__).resolve().parents[1]  # the source checkout this script lives in
 

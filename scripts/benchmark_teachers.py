@@ -2,7 +2,7 @@
 
 Each seed ``s`` trains with ``--seed_everything s`` and, on datasets without an official
 split, the seeded 20/30-per-class split ``--data.split_seed s`` (the reference numbers
-are means over random splits too; see ``graphdistill.reporting.runs.seed_args``). Test
+are means over random splits too; see ``graphdistill.experiments.runs.seed_args``). Test
 accuracy is taken at the best validation epoch.
 
     python scripts/benchmark_teachers.py --root DATA_ROOT --seeds 5 \
@@ -12,9 +12,12 @@ accuracy is taken at the best validation epoch.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from graphdistill.experiments.runs import fit_seeded
 from graphdistill.reporting import markdown_table, mean_std, run_header, write_report
-from graphdistill.reporting.runs import REPO, fit_seeded
+
+REPO = Path(__file__).resolve().parents[1]  # the source checkout this script lives in
 
 PUBLISHED = {  # Shchur et al. 2018, random 20/30-per-class splits (shared/docs/methods.md)
     ("cora", "gcn"): "81.5 ± 1.3", ("cora", "gat"): "81.8 ± 1.3",

@@ -63,3 +63,15 @@ def test_the_layer_check_sees_an_upward_import(tmp_path):
     targets = [t for t, _ in _imports(fake, tmp_path)]
     assert targets == ["training", "cli", "data"]
     assert [_layer(t) >= _layer("models") for t in targets] == [True, True, True]
+
+
+def test_every_script_imports_and_answers_help():
+    """A script whose import broke in a move (as ``graphdistill.reporting.runs`` once did) fails here."""
+    import subprocess
+    import sys
+
+    scripts = sorted((ROOT.parents[1] / "scripts").rglob("*.py"))
+    assert scripts
+    for script in scripts:
+        proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "usage" in proc.stdout.lower(), f"{script.name}: {proc.stderr[-1000:]}"
