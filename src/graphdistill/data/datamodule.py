@@ -280,9 +280,7 @@ class NodeDataModule(L.LightningDataModule):
         after normalisation, edges, labels, split masks: :func:`graph_sha256`), so the same
         graph read from a built-in loader or from a file has the same ``graph``; a file's
         fingerprint also names the file and the hash of its bytes (``source``)."""
-        fp = dict(self._fingerprint)
-        fp["num_classes"] = self.num_classes
-        return fp
+        return dict(self._fingerprint)
 
     @cached_property
     def _fingerprint(self) -> dict[str, Any]:

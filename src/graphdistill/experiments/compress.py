@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR
 from ..errors import ConfigError, GraphDistillError
@@ -73,10 +74,11 @@ class SearchSpace:
         return cls(method, raw.get("uses", "logits"), space, bool(raw.get("multilabel", True)))
 
     def suggest(self, trial: Any) -> dict[str, Any]:
-        """Values for this trial, by dotted path (Optuna parameter names carry the method)."""
+        """Values for this trial, by dotted path (Optuna parameter ``<method>:<path>``: one
+        method's settings never share a distribution with another's)."""
         values = {}
         for key, spec in self.space.items():
-            name = f"{self.method}:{key.rsplit('.', 2)[-3] if key.count('.') >= 2 else ''}.{key.rsplit('.', 1)[-1]}"
+            name = f"{self.method}:{key}"
             if "choices" in spec:
                 values[key] = trial.suggest_categorical(name, spec["choices"])
             elif spec.get("int"):
@@ -100,26 +102,20 @@ def method_config(method: str, values: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class PruneOnValidation:
+class PruneOnValidation(Callback):
     """Lightning callback: reports the validation metric to an Optuna trial after every
     validation epoch and stops the run when the trial's pruner says so (the objective then
     raises ``TrialPruned``). A callback, not part of training: the fit runs as it would alone."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        from lightning.pytorch.callbacks import Callback
+    def __init__(self, trial: Any, monitor: str = "val/acc") -> None:
+        self.trial, self.monitor, self.pruned = trial, monitor, False
 
-        class _Prune(Callback):
-            def __init__(self, trial: Any, monitor: str = "val/acc") -> None:
-                self.trial, self.monitor, self.pruned = trial, monitor, False
-
-            def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-                if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
-                    return
-                self.trial.report(float(trainer.callback_metrics[self.monitor]), trainer.current_epoch)
-                if self.trial.should_prune():
-                    self.pruned, trainer.should_stop = True, True
-
-        return _Prune(*args, **kwargs)
+    def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        self.trial.report(float(trainer.callback_metrics[self.monitor]), trainer.current_epoch)
+        if self.trial.should_prune():
+            self.pruned, trainer.should_stop = True, True
 
 
 @dataclass

@@ -125,7 +125,8 @@ class DistillationModule(NodeClassificationModule):
             trainer = self.trainer
             data = trainer.datamodule.data
             distributed = trainer.world_size > 1
-            kwargs = dict(use_cache=self.cache_teacher_outputs or distributed, batch_size=self.inference_batch_size)
+            kwargs = dict(use_cache=self.cache_teacher_outputs or distributed, batch_size=self.inference_batch_size,
+                          graph=(self.data_fingerprint or {}).get("graph"))
             if distributed and trainer.local_rank != 0:
                 trainer.strategy.barrier("graphdistill-teacher-outputs")
                 self.teacher_outputs = self.teacher.outputs(data, self.device, **kwargs)

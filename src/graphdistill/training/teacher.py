@@ -145,13 +145,14 @@ class Teacher:
 
     @torch.no_grad()
     def outputs(self, data: Data, device: torch.device, use_cache: bool = True,
-                batch_size: int | None = None) -> ModelOutput:
+                batch_size: int | None = None, graph: str | None = None) -> ModelOutput:
         """Logits and every hidden layer for every node, in eval mode (see :meth:`_compute`).
 
         With ``use_cache``, the result is stored under ``<cache>/teacher_outputs`` keyed by the
-        teacher's hash and the graph's content, and later runs load it instead of running
-        the teacher."""
-        path = self._cache_path(data) if use_cache and self.cacheable else None
+        teacher's hash and the graph's content (``graph``: its hash where the caller has it,
+        as the data fingerprint does; else computed), and later runs load it instead of
+        running the teacher."""
+        path = self._cache_path(data, graph or graph_sha256(data)) if use_cache and self.cacheable else None
         if path is not None and not _writable_folder(path.parent):
             warnings.warn(f"The teacher-output cache folder {path.parent} cannot be written: running without the "
                           "cache (set GRAPHDISTILL_CACHE to a writable folder to keep the teacher's outputs).",
@@ -199,8 +200,8 @@ class Teacher:
             return None
         return ModelOutput(logits, hiddens)
 
-    def _cache_path(self, data: Data) -> Path:
-        key = json.dumps({"teacher": self.sha256, "form": self.form, "graph": graph_sha256(data),
+    def _cache_path(self, data: Data, graph: str) -> Path:
+        key = json.dumps({"teacher": self.sha256, "form": self.form, "graph": graph,
                           "x": [int(data.num_nodes), int(data.num_features)]}, sort_keys=True)
         return cache_dir() / "teacher_outputs" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.pt"
 
