@@ -4,7 +4,9 @@
 too) writes the network of a graphdistill checkpoint as a file that runs without
 graphdistill: its input is the node feature matrix ``x`` ``[N, F]`` (an MLP) or ``x`` and
 ``edge_index`` ``[2, E]`` (a GNN), its output the logits ``[N, C]``; the node count (and
-edge count) may vary. Input dropout and the sparse feature path are training-time
+edge count) may vary. An MLP that reads position features (``position_channels``) takes
+them as the last columns of ``x`` (``[N, F + P]``: each node's stored position row
+appended to its features). Input dropout and the sparse feature path are training-time
 details and are left out; the exported model computes what the checkpoint computes in
 eval mode. The ONNX file is checked by running it in onnxruntime on the inputs it was
 exported with: its predictions must equal PyTorch's and its logits agree to 1e-4.
@@ -39,15 +41,23 @@ class Logits(nn.Module):
         self.model = copy.deepcopy(model).eval()
         self.model.input_dropout = nn.Identity()  # eval-time identity; its sparse path does not export
         self.uses_graph = model.uses_graph
+        self.features = model.in_channels
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+        if getattr(self.model, "position_channels", 0):
+            return self.model(x[:, :self.features], None, position=x[:, self.features:]).logits
         return self.model(x, edge_index).logits
+
+
+def input_width(model: NodeClassifier) -> int:
+    """Width of the exported file's ``x``: the node features, and an MLP's position features."""
+    return model.in_channels + getattr(model, "position_channels", 0)
 
 
 def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) -> tuple[Tensor, ...]:
     """Random features (and a random graph for a GNN) of the model's input width."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(num_nodes, model.in_channels, generator=gen)
+    x = torch.randn(num_nodes, input_width(model), generator=gen)
     if not model.uses_graph:
         return (x,)
     return x, torch.randint(0, num_nodes, (2, 4 * num_nodes), generator=gen)
@@ -60,7 +70,7 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     inputs of the right width). Returns what was written and checked."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}: use onnx or torchscript.")
-    if model.graph_attributes:
+    if model.graph_attributes and model.uses_graph:
         raise ConfigError(f"{type(model).__name__} reads a typed graph ({', '.join(model.graph_attributes)}); "
                           "export supports models of (x, edge_index) only.")
     wrapper = Logits(model)
@@ -139,7 +149,10 @@ def onnx_latency(path: str | Path, model: NodeClassifier, data: Any, repeats: in
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inputs = (data.x.float(), data.edge_index) if model.uses_graph else (data.x.float(),)
+    x = data.x.float()
+    if getattr(model, "position_channels", 0):
+        x = torch.cat([x, data.position.float()], dim=1)
+    inputs = (x, data.edge_index) if model.uses_graph else (x,)
     feeds = {arg.name: t.cpu().numpy() for arg, t in zip(session.get_inputs(), inputs)}
     times = []
     for i in range(warmup + repeats):

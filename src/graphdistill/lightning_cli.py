@@ -327,6 +327,9 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "command": " ".join(sys.argv),
         "code": code_provenance(),
     }
+    for part in ("observed", "unseen"):  # the inductive setting's test nodes seen / hidden during training
+        if f"test/{metric}_{part}" in test_metrics:
+            summary[f"test_{part}"] = test_metrics[f"test/{metric}_{part}"]
     if teacher is not None:
         spec = teacher.spec()
         summary["teacher"] = {"path": str(teacher.path), "form": teacher.form, "sha256": teacher.sha256,

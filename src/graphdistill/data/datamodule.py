@@ -20,7 +20,8 @@ from ..models.base import is_sparse, take_rows, to_csr
 from .datasets import DatasetInfo, dataset_info, default_root, graph_sha256, load_graph
 from .files import content_sha256, read_graph_file
 from .metrics import make_metric
-from .splits import check_class_sizes, parse_ratios, per_class_split, ratio_split
+from .positions import extend_to_unseen, spectral_positions
+from .splits import check_class_sizes, largest_component, parse_ratios, per_class_split, ratio_split, unseen_test_nodes
 from .synthetic import CSBMConfig, make_csbm
 
 
@@ -124,10 +125,25 @@ class NodeDataModule(L.LightningDataModule):
             ``random``; ``random`` draws ``train_per_class`` and ``val_per_class`` nodes per
             class with ``split_seed``, the rest is test (Shchur et al. 2018); ``public``
             insists on the official split; three fractions such as ``0.6,0.2,0.2`` draw a
-            split stratified by class with ``split_seed`` (:func:`ratio_split`). Unlabelled
+            split stratified by class with ``split_seed`` (:func:`ratio_split`); ``glnn`` is
+            the protocol of the GNN-to-MLP papers (GLNN, NOSMOG, VQGraph): the graph is cut
+            to its largest connected component, then split as ``random``. Unlabelled
             nodes (label ``-1``) are never in a split. On your own graph a class too small
             for the split is refused.
-        split_seed: seed of the ``random`` split.
+        split_seed: seed of the ``random``, ratio and ``glnn`` splits and of the unseen
+            nodes of ``inductive``.
+        inductive: share of the test nodes hidden during training (GLNN's "production"
+            setting uses 0.2; 0 is transductive). Hidden nodes and every edge touching them
+            are removed from the graph that training and validation see
+            (:attr:`training_graph`): teacher and student train and select on the
+            observed graph, and a teacher's outputs are computed on it, so no hidden node
+            reaches training. Test runs on the whole graph and logs ``test/<metric>`` (all
+            test nodes), ``test/<metric>_observed`` and ``test/<metric>_unseen``. Full-graph
+            loader only.
+        positions: width of the position features (Laplacian eigenmaps of the training
+            graph, :mod:`graphdistill.data.positions`) stored as ``data.position`` for
+            models that read them (``MLP(position_channels=...)``, same width); 0: none.
+            Unseen nodes of ``inductive`` get the mean of their observed neighbours'.
         normalize_features: row-normalize node features (each row sums to 1). ``None``
             means: yes for Planetoid and Coauthor, no for Amazon, synthetic and OGB. On
             Amazon Photo, row-normalising the bag-of-words counts made a 2-layer GCN
@@ -165,6 +181,8 @@ class NodeDataModule(L.LightningDataModule):
         val_per_class: int = 30,
         normalize_features: bool | None = None,
         undirected: bool = True,
+        inductive: float = 0.0,
+        positions: int = 0,
         synthetic: CSBMConfig | None = None,
         loader: Literal["full", "neighbor"] = "full",
         num_neighbors: list[int] | None = None,
@@ -195,9 +213,19 @@ class NodeDataModule(L.LightningDataModule):
         self.train_seeds = train_seeds
         self.inference_batch_size = inference_batch_size
         self.ratios = parse_ratios(split)
-        if self.ratios is None and split not in ("auto", "public", "random"):
-            raise ConfigError(f"split must be auto, public, random or three fractions such as 0.6,0.2,0.2, got "
+        if self.ratios is None and split not in ("auto", "public", "random", "glnn"):
+            raise ConfigError(f"split must be auto, public, random, glnn or three fractions such as 0.6,0.2,0.2, got "
                               f"{split!r}.")
+        if not 0.0 <= inductive < 1.0:
+            raise ConfigError(f"inductive is the share of test nodes hidden during training, in [0, 1) (GLNN: 0.2), "
+                              f"got {inductive}.")
+        if inductive and loader != "full":
+            raise ConfigError("inductive runs with loader: full only (the observed graph is one batch); drop "
+                              "--data.loader neighbor or --data.inductive.")
+        if positions < 0:
+            raise ConfigError(f"positions is a width (0: none), got {positions}.")
+        self.inductive = inductive
+        self.positions = positions
         if split == "public" and not self.info.has_split and self.info.family != "file":
             raise ConfigError(f"Dataset {self.info.name!r} ships no official split: use split 'random' or 'auto'.")
         self.root = Path(root).expanduser() if root else default_root()
@@ -211,7 +239,7 @@ class NodeDataModule(L.LightningDataModule):
         self.synthetic = synthetic or CSBMConfig()
         self._num_classes: int | None = None
         self._file_read = False
-        self._device_graphs: dict[torch.device, Data] = {}
+        self._device_graphs: dict[tuple[int, torch.device], Data] = {}
 
     # ------------------------------------------------------------------ the graph
     @cached_property
@@ -231,6 +259,8 @@ class NodeDataModule(L.LightningDataModule):
             loaded = load_graph(self.info, self.root, self.download)
             data, num_classes = loaded.data, loaded.num_classes
         self._num_classes = num_classes
+        if self.split == "glnn":
+            data = largest_component(data)
         if self.ratios is not None:
             data.train_mask, data.val_mask, data.test_mask = ratio_split(data.y, num_classes, self.ratios,
                                                                          self.split_seed)
@@ -246,7 +276,25 @@ class NodeDataModule(L.LightningDataModule):
             data.x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
         data.x = data.x.float()
         data.n_id = torch.arange(data.num_nodes)
+        if self.inductive:
+            data.unseen_mask = unseen_test_nodes(data.test_mask, self.inductive, self.split_seed)
+        if self.positions:
+            seen = ~data.unseen_mask if self.inductive else None
+            data.position = spectral_positions(data.edge_index, data.num_nodes, self.positions, seen)
+            if self.inductive:
+                data.position = extend_to_unseen(data.position, data.edge_index, data.unseen_mask)
         return data
+
+    @cached_property
+    def training_graph(self) -> Data:
+        """The graph training and validation see: the whole graph, or under ``inductive``
+        the subgraph of the observed nodes (every hidden test node and its edges removed;
+        ``n_id`` keeps each node's id in the whole graph)."""
+        if not self.inductive:
+            return self.data
+        observed = self.data.subgraph(~self.data.unseen_mask)
+        observed.unseen_mask = torch.zeros(observed.num_nodes, dtype=torch.bool)
+        return observed
 
     @property
     def num_features(self) -> int:
@@ -293,6 +341,8 @@ class NodeDataModule(L.LightningDataModule):
             "normalize_features": self._normalize(),
             "graph": graph_sha256(self.data),
         }
+        if self.positions:
+            fp["positions"] = f"spectral:{self.positions}"
         if self.info.family == "synthetic":
             fp["synthetic"] = asdict(self.synthetic)
         if self.info.family == "file":
@@ -301,11 +351,14 @@ class NodeDataModule(L.LightningDataModule):
         return fp
 
     def _split_name(self) -> str:
+        inductive = f":inductive:{self.inductive:g}" if self.inductive else ""
         if self.ratios is not None:
-            return f"ratio:{self.split_seed}:{','.join(f'{r:g}' for r in self.ratios)}"
+            return f"ratio:{self.split_seed}:{','.join(f'{r:g}' for r in self.ratios)}{inductive}"
+        if self.split == "glnn":
+            return f"glnn:{self.split_seed}:{self.train_per_class}:{self.val_per_class}{inductive}"
         if self._uses_official():
-            return "official"
-        return f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}"
+            return "official" + inductive
+        return f"random:{self.split_seed}:{self.train_per_class}:{self.val_per_class}{inductive}"
 
     def _normalize(self) -> bool:
         if self.normalize_features is None:
@@ -332,17 +385,18 @@ class NodeDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         self.data  # noqa: B018  (load / process once before any worker starts)
 
-    def _full_graph_loader(self) -> DataLoader:
-        return DataLoader([self.data], batch_size=1, collate_fn=_single)
+    def _full_graph_loader(self, graph: Data | None = None) -> DataLoader:
+        return DataLoader([self.data if graph is None else graph], batch_size=1, collate_fn=_single)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """The whole graph goes to the device once and stays there: every full-graph step,
         validation and test reuses that copy (so :class:`FeatureDropout`'s cache of the
         feature matrix holds too). Sampled batches move as usual."""
-        if batch is self.data:
-            cached = self._device_graphs.get(device)
+        if batch is self.data or batch is self.training_graph:
+            key = (id(batch), device)
+            cached = self._device_graphs.get(key)
             if cached is None:
-                cached = self._device_graphs[device] = copy.copy(self.data).to(device)  # Data.to moves in place
+                cached = self._device_graphs[key] = copy.copy(batch).to(device)  # Data.to moves in place
             return cached
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
@@ -359,7 +413,7 @@ class NodeDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if not self.sampled:
-            return self._full_graph_loader()
+            return self._full_graph_loader(self.training_graph)
         from torch_geometric.loader import NeighborLoader
 
         graph, transform = self.data, None
@@ -388,7 +442,7 @@ class NodeDataModule(L.LightningDataModule):
         return to_csr(x)
 
     def val_dataloader(self) -> DataLoader:
-        return self._full_graph_loader()
+        return self._full_graph_loader(self.training_graph)
 
     def test_dataloader(self) -> DataLoader:
         return self._full_graph_loader()

@@ -111,8 +111,9 @@ def dataset_info(name: str) -> DatasetInfo:
 
 def graph_sha256(data: Data) -> str:
     """SHA-256 of a graph's content: features, edges (coalesced, so edge order does not
-    count), edge weights, labels and split masks. Two loaders that give the same graph and
-    split give the same hash; it is part of every data fingerprint."""
+    count), edge weights, labels and split masks (with the test nodes hidden in the
+    inductive setting). Two loaders that give the same graph and split give the same hash;
+    it is part of every data fingerprint."""
     from torch_geometric.utils import coalesce
 
     digest = hashlib.sha256()
@@ -120,7 +121,7 @@ def graph_sha256(data: Data) -> str:
     edge_index, weight = coalesce(data.edge_index.cpu(), None if weight is None else weight.cpu(),
                                   num_nodes=data.num_nodes)
     for name, t in (("x", data.x), ("edge_index", edge_index), ("edge_weight", weight), ("y", data.y),
-                    *((m, getattr(data, m, None)) for m in ("train_mask", "val_mask", "test_mask"))):
+                    *((m, getattr(data, m, None)) for m in ("train_mask", "val_mask", "test_mask", "unseen_mask"))):
         if t is None:
             continue
         t = t.detach().cpu().contiguous()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 
 from ..errors import ConfigError
 
@@ -76,6 +77,23 @@ def check_class_sizes(y: Tensor, num_classes: int, need: tuple[int, int], split:
                 f"Class {c} has {n} labelled nodes, too few for the {split} split (it needs at least {need[0]} "
                 f"train + {need[1]} val + 1 test node per class): lower --data.train_per_class / "
                 "--data.val_per_class, use a ratio split (--data.split 0.6,0.2,0.2), or label more nodes.")
+
+
+def largest_component(data: Data) -> Data:
+    """The subgraph induced by the largest connected component (edges taken as undirected),
+    nodes in their original order: the graph of GLNN's protocol (``split: glnn``)."""
+    from torch_geometric.transforms import LargestConnectedComponents
+
+    return LargestConnectedComponents(num_components=1, connection="weak")(data)
+
+
+def unseen_test_nodes(test_mask: Tensor, share: float, seed: int = 0) -> Tensor:
+    """The test nodes hidden during training in the inductive setting: ``round(share · n)``
+    of the ``n`` test nodes, drawn with ``seed`` (GLNN hides 20 %). Boolean mask."""
+    gen = torch.Generator().manual_seed(seed)
+    test = test_mask.nonzero().view(-1)
+    chosen = test[torch.randperm(test.numel(), generator=gen)[:round(share * test.numel())]]
+    return index_to_mask(chosen, test_mask.numel())
 
 
 def index_to_mask(index: Tensor, size: int) -> Tensor:

@@ -7,10 +7,12 @@ from .base import DistillationComponent, LayerPairComponent
 from .contrastive import ContrastiveDistiller
 from .features import AttentionTransfer, FitNet
 from .logits import LogitKD
+from .propagated import PropagatedKD
 from .structure import GlobalStructurePreserving, LocalStructurePreserving
 
 __all__ = [
     "AdversarialComponent", "AdversarialDistiller", "AttentionTransfer", "ContrastiveDistiller",
     "DistillationComponent", "FitNet",
     "GlobalStructurePreserving", "LayerAttentionDistiller", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
+    "PropagatedKD",
 ]

@@ -59,6 +59,10 @@ class SearchSpace:
     uses: str  # logits | hidden layers | no teacher
     space: dict[str, dict[str, Any]]
     multilabel: bool = True
+    #: the students the method fits (``students: [mlp]`` for position features); None: all
+    students: list[str] | None = None
+    #: whether the method needs full-graph training (``full_graph: true``: PropagatedKD)
+    full_graph: bool = False
 
     @classmethod
     def load(cls, method: str) -> SearchSpace:
@@ -71,7 +75,8 @@ class SearchSpace:
         for key, spec in space.items():
             if not isinstance(spec, dict) or not ({"low", "high"} <= set(spec) or "choices" in spec):
                 raise ConfigError(f"{path}: {key} must be {{low, high[, log, int]}} or {{choices: [...]}}.")
-        return cls(method, raw.get("uses", "logits"), space, bool(raw.get("multilabel", True)))
+        return cls(method, raw.get("uses", "logits"), space, bool(raw.get("multilabel", True)), raw.get("students"),
+                   bool(raw.get("full_graph", False)))
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Values for this trial, by dotted path (Optuna parameter ``<method>:<path>``: one
@@ -185,8 +190,9 @@ class Compress:
         result = self.fit([self._config("gcn")], self.out / "teacher", 0)
         return str(Path(result["best_checkpoint"]).resolve())
 
-    def candidates(self, teacher: Any, multilabel: bool) -> list[SearchSpace]:
-        """The methods that fit this student and teacher (``--methods``, default all with a space)."""
+    def candidates(self, teacher: Any, multilabel: bool, sampled: bool = False) -> list[SearchSpace]:
+        """The methods that fit this student, teacher and loader (``--methods``, default all
+        with a space)."""
         names = self.methods or sorted(p.stem for p in (CONFIG_DIR / "search").glob("*.yaml"))
         spaces, skipped = [], []
         for name in names:
@@ -195,6 +201,10 @@ class Compress:
                 skipped.append(f"{name} (the teacher has no hidden layers)")
             elif multilabel and not space.multilabel:
                 skipped.append(f"{name} (multi-label task)")
+            elif space.students is not None and self.student not in space.students:
+                skipped.append(f"{name} ({'/'.join(space.students)} students only)")
+            elif sampled and space.full_graph:
+                skipped.append(f"{name} (full-graph training only)")
             else:
                 spaces.append(space)
         if skipped:
@@ -269,7 +279,7 @@ class Compress:
         teacher_path = self.teacher_path()
         teacher = load_teacher(teacher_path)
         datamodule = _datamodule(self.data_args, self.student_config())
-        spaces = self.candidates(teacher, datamodule.multilabel)
+        spaces = self.candidates(teacher, datamodule.multilabel, datamodule.sampled)
         if self.search_only:
             self.search(teacher_path, spaces)
             return {}

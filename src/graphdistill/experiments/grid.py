@@ -245,6 +245,10 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 "speedup_batch": t_lat["batch_ms"] / lat["batch_ms"] if lat and t_lat else None,
                 "device": lat.get("device"), "tests": [r["test"] for r in results],
             })
+            for part in ("observed", "unseen"):  # the inductive setting (--data.inductive)
+                if all(f"test_{part}" in r for r in results):
+                    part_stats = mean_std([r[f"test_{part}"] for r in results])
+                    rows[-1][f"test_{part}_mean"], rows[-1][f"test_{part}_std"] = part_stats.mean, part_stats.std
     return rows
 
 
@@ -263,6 +267,11 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
               num(r["speedup_batch"], ".1f") + "x" if r["speedup_batch"] else "-"] for r in rows]
     header = ["dataset", "model", "method", "params", "compression", "test acc %", "Δ vs alone", "Δ vs teacher",
               "full-graph ms", "1024-node batch ms", "speedup full", "speedup batch"]
+    parts = [p for p in ("observed", "unseen") if all(f"test_{p}_mean" in r for r in rows)]
+    if parts:  # inductive: accuracy on the test nodes seen in training and on those hidden from it
+        header[6:6] = [f"{p} %" for p in parts]
+        for r, line in zip(rows, table):
+            line[6:6] = [f"{100 * r[f'test_{p}_mean']:.2f} ± {100 * r[f'test_{p}_std']:.2f}" for p in parts]
     seeds = sorted({r["seeds"] for r in rows})
     text = (run_header(title) + "\n" + markdown_table(header, table) + "\n\n"
             f"Test accuracy at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds. "
@@ -270,7 +279,7 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
             f"{rows[0]['device'] or 'n/a'}; the batch timing includes extracting a GNN's L-hop neighbourhood.\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    fields = [k for k in rows[0] if k != "tests"] + ["tests"]
+    fields = [k for k in rows[0] if k != "tests"] + ["tests"]  # rows share their keys
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()

@@ -7,21 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from ..config_files import CONFIG_DIR
-from ..data import dataset_info
 from ..errors import ConfigError
 from ..lightning_cli import run_config_hash, run_fit
 
 CONFIGS = CONFIG_DIR
 
 
-def seed_args(dataset: str, seed: int) -> list[str]:
-    """Seed a run: ``--seed_everything seed`` and, on datasets without an official split, the
-    seeded per-class split ``--data.split_seed seed`` (so each seed is a new split too, as in
-    the published means over random splits; teacher and student of one seed share it)."""
-    args = [f"--seed_everything={seed}"]
-    if not dataset_info(dataset).has_split:
-        args.append(f"--data.split_seed={seed}")
-    return args
+def seed_args(seed: int) -> list[str]:
+    """Seed a run: ``--seed_everything seed`` and ``--data.split_seed seed``: each seed is a
+    new split too wherever the split is drawn (a dataset without an official split, or a
+    drawn split such as ``glnn`` asked for), as in the published means over random splits;
+    teacher and student of one seed share it. An official split ignores the split seed."""
+    return [f"--seed_everything={seed}", f"--data.split_seed={seed}"]
 
 
 def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path, *extra: str,
@@ -43,7 +40,7 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
         args += ["--config", str(CONFIGS / name)]
     if root:
         args.append(f"--data.root={root}")
-    seeding = seed_args(dataset, seed) if vary_split else [f"--seed_everything={seed}"]
+    seeding = seed_args(seed) if vary_split else [f"--seed_everything={seed}"]
     args += [*seeding, f"--trainer.default_root_dir={workdir}", "--trainer.logger=false", *extra]
     finished = Path(workdir) / "results.json"
     if reuse and finished.exists():

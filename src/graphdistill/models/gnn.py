@@ -45,7 +45,7 @@ class StackedNodeClassifier(NodeClassifier):
         super().__init__(
             in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual, **extra
         )
-        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        widths = [self.input_width()] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.layers = nn.ModuleList(
             self.make_layer(widths[i], widths[i + 1], last=i == num_layers - 1) for i in range(num_layers)
         )
@@ -53,6 +53,10 @@ class StackedNodeClassifier(NodeClassifier):
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:  # pragma: no cover
         raise NotImplementedError
+
+    def input_width(self) -> int:
+        """Width of the first layer's input (:meth:`encode`'s output): the node features."""
+        return self.in_channels
 
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
                     edge_attr: Tensor | None = None) -> Tensor:
@@ -124,9 +128,43 @@ class StackedNodeClassifier(NodeClassifier):
 
 
 class MLP(StackedNodeClassifier):
-    """Multi-layer perceptron on node features alone (the graph-free GLNN-style student)."""
+    """Multi-layer perceptron on node features alone (the graph-free GLNN-style student).
+
+    Args:
+        position_channels: also read the graph's position features (``data.position``,
+            made by ``--data.positions`` of the same width, see
+            :mod:`graphdistill.data.positions`), concatenated to the node features: the
+            node's place in the graph, computed once, so the MLP stays graph-free at
+            inference. 0: node features only.
+    """
 
     uses_graph = False
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 position_channels: int = 0) -> None:
+        if position_channels < 0:
+            raise ConfigError(f"MLP: position_channels is a width (0: none), got {position_channels}.")
+        self.position_channels = position_channels
+        extra = {"position_channels": position_channels} if position_channels else {}
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual, **extra)
+        self.graph_attributes = ("position",) if position_channels else ()
+
+    def input_width(self) -> int:
+        return self.in_channels + self.position_channels
+
+    def encode(self, x: Tensor, **graph: Tensor) -> Tensor:
+        if not self.position_channels:
+            return x
+        dense = x.to_dense() if x.layout != torch.strided else x
+        return torch.cat([dense, graph["position"].to(dense.dtype)], dim=1)
+
+    def check_graph(self, data: Any) -> None:
+        width = data["position"].size(1) if "position" in data else 0
+        if self.position_channels and width != self.position_channels:
+            raise ConfigError(f"MLP reads {self.position_channels} position features but the data has "
+                              f"{width or 'none'}: set --data.positions {self.position_channels} (or the model's "
+                              "position_channels to the data's width).")
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return nn.Linear(in_channels, out_channels)

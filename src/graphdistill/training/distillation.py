@@ -117,13 +117,14 @@ class DistillationModule(NodeClassificationModule):
         self._ensure_teacher_outputs()
 
     def _ensure_teacher_outputs(self) -> ModelOutput:
-        """The teacher's outputs for every node, computed once per run (layer-wise under
-        neighbor sampling). Under DDP only local rank 0 of each machine runs the teacher; it
+        """The teacher's outputs for every node of the training graph (the observed graph
+        in the inductive setting: a hidden node's outputs never exist here), computed once
+        per run (layer-wise under neighbor sampling). Under DDP only local rank 0 of each machine runs the teacher; it
         writes the on-disk cache (used under DDP even with ``cache_teacher_outputs: false``)
         and the other ranks wait for it and read it."""
         if self.teacher_outputs is None or self.teacher_outputs.logits.device != self.device:
             trainer = self.trainer
-            data = trainer.datamodule.data
+            data = trainer.datamodule.training_graph
             distributed = trainer.world_size > 1
             kwargs = dict(use_cache=self.cache_teacher_outputs or distributed, batch_size=self.inference_batch_size,
                           graph=(self.data_fingerprint or {}).get("graph"))

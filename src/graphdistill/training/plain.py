@@ -87,7 +87,8 @@ class NodeClassificationModule(L.LightningModule):
         for model in self.trained_models():
             model.check_graph(datamodule.data)
         if not len(self.metrics):
-            for split in ("train", "val", "test"):
+            splits = ["train", "val", "test"] + (["test_observed", "test_unseen"] if datamodule.inductive else [])
+            for split in splits:
                 self.metrics[f"{split}_metric"] = datamodule.make_metric()
 
     def trained_models(self) -> list[NodeClassifier]:
@@ -204,11 +205,18 @@ class NodeClassificationModule(L.LightningModule):
             self.stop_nonfinite(f"val/loss became {float(loss)} at epoch {self.current_epoch} (the weights diverged)")
         self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), sync_dist=True)
         self.log_metric(split, logits, target)
+        unseen = getattr(batch, "unseen_mask", None)
+        if split == "test" and unseen is not None and "test_unseen_metric" in self.metrics:
+            # the inductive setting: test nodes seen during training vs hidden from it
+            unseen = unseen[seeds][mask]
+            for part, nodes in (("observed", ~unseen), ("unseen", unseen)):
+                if bool(nodes.any()):
+                    self.log_metric(split, logits[nodes], target[nodes], suffix=f"_{part}")
 
-    def log_metric(self, split: str, logits: Tensor, target: Tensor) -> None:
-        metric = self.metrics[f"{split}_metric"]
+    def log_metric(self, split: str, logits: Tensor, target: Tensor, suffix: str = "") -> None:
+        metric = self.metrics[f"{split}{suffix}_metric"]
         metric.update(logits.detach(), target)
-        self.log(f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True,
+        self.log(f"{split}/{self.metric_name}{suffix}", metric, on_step=False, on_epoch=True,
                  prog_bar=split == "val", batch_size=target.size(0))
 
     def validation_step(self, batch: Data, batch_idx: int) -> None:

@@ -1,0 +1,202 @@
+"""Graph-free MLP students under the GNN-to-MLP protocol (GLNN's "P1"), next to the published numbers.
+
+Runs the grid ``configs/experiments/glnn.yaml`` (SAGE 2×128 teacher; MLP 2×128 students:
+alone, GLNN, and graphdistill's structure-aware methods; glnn split) on each dataset, once
+transductive and once inductive (``--data.inductive=0.2``: 20 % of the test nodes and
+their edges hidden during training), then writes ``benchmarks/results/glnn.md`` (+ PNG):
+
+* P1 transductive: teacher, MLP alone, GLNN as reproduced here, and the best graphdistill
+  MLP student, chosen per dataset on mean *validation* accuracy among the non-GLNN
+  methods, beside the published GLNN / NOSMOG / VQGraph rows;
+* inductive: observed / unseen / all test nodes;
+* latency (GLNN's protocol): predicting 10 random unseen nodes, the SAGE teacher with
+  their full 2-hop neighbourhood vs the MLP reading its own rows, and whole-graph
+  throughput, plus the exported ONNX MLP in onnxruntime::
+
+    python scripts/benchmark_glnn.py --root ../shared/datasets --seeds 10
+
+Every run keeps its ``results.json`` (with its config hash) under ``--workdir``; a rerun reads
+finished runs back and refuses any made with another config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphdistill.config_files import CONFIG_DIR
+from graphdistill.data import NodeDataModule
+from graphdistill.errors import exit_on_user_error
+from graphdistill.evaluation.latency import inference_latency, load_model
+from graphdistill.experiments.grid import Grid, run_grid, write_tables
+from graphdistill.export import export_model, onnx_latency
+from graphdistill.reporting.tables import markdown_table, mean_std, run_header, write_report
+
+REPO = Path(__file__).resolve().parents[1]
+#: published P1 test accuracy (%): SAGE teacher, MLP alone, GLNN, NOSMOG, VQGraph (GLNN arXiv
+#: 2110.08727 Tables 1-2; NOSMOG arXiv 2208.10010; VQGraph arXiv 2308.02117 Table 1)
+PUBLISHED = {"cora": (80.64, 59.18, 80.54, 83.04, 83.93), "citeseer": (70.49, 58.50, 71.77, 73.78, 76.08),
+             "amazon-photo": (90.85, 77.29, 92.11, 93.36, 94.21)}
+
+
+def _pct(values: list[float]) -> str:
+    return mean_std(values).pct()
+
+
+def _best_method(rows_runs: dict[str, list[dict[str, Any]]]) -> str:
+    """The graphdistill method with the highest mean validation accuracy (GLNN excluded)."""
+    candidates = {m: runs for m, runs in rows_runs.items() if m not in ("teacher", "alone", "glnn")}
+    return max(candidates, key=lambda m: sum(r["best_val"] for r in candidates[m]) / len(candidates[m]))
+
+
+def _runs(workdir: Path, dataset: str, seeds: int, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The grid's stored results per method (``teacher``, ``alone``, methods) for a dataset."""
+    import json
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for seed in range(seeds):
+        base = workdir / dataset / f"seed{seed}"
+        for name, folder in [("teacher", "teacher"), ("alone", "mlp128_alone"), *((m, f"mlp128_{m}") for m in methods)]:
+            out.setdefault(name, []).append(json.loads((base / folder / "results.json").read_text()))
+    return out
+
+
+def _latency(dataset: str, root: str, teacher_ckpt: str, student_ckpt: str, work: Path) -> dict[str, Any]:
+    """GLNN's latency protocol on the inductive graph of seed 0 (see the module doc)."""
+    student = load_model(student_ckpt)
+    positions = getattr(student, "position_channels", 0)
+    dm = NodeDataModule(dataset, root=root, split="glnn", split_seed=0, inductive=0.2, positions=positions)
+    data = dm.data
+    teacher = load_model(teacher_ckpt)
+    unseen = data.unseen_mask
+    t10 = inference_latency(teacher, data, device="cpu", batch_size=10, candidates=unseen, repeats=20)
+    s10 = inference_latency(student, data, device="cpu", batch_size=10, candidates=unseen, repeats=20)
+    onnx_path = work / f"{dataset}_student.onnx"
+    export_model(copy.deepcopy(student), onnx_path, "onnx")
+    onnx = onnx_latency(onnx_path, student, data)
+    return {"teacher_10_ms": t10["batch_ms"], "student_10_ms": s10["batch_ms"],
+            "teacher_nodes_per_s": t10["nodes_per_s"], "student_nodes_per_s": s10["nodes_per_s"],
+            "onnx_full_ms": onnx["full_ms"], "num_nodes": data.num_nodes, "positions": positions}
+
+
+def _plot(summary: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["teacher", "alone", "glnn", "best"]
+    labels = ["SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP"]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / (len(names) + 1)
+    for i, (name, label) in enumerate(zip(names, labels)):
+        ax.bar([d + i * width for d in range(len(summary))], [100 * s[name].mean for s in summary], width,
+               yerr=[100 * s[name].std for s in summary], capsize=2, label=label)
+    vq = [PUBLISHED.get(s["dataset"], (None,) * 5)[4] for s in summary]
+    ax.scatter([d + len(names) * width for d, v in enumerate(vq) if v], [v for v in vq if v], marker="*", s=90,
+               color="black", label="VQGraph (published)", zorder=3)
+    ax.set_xticks([d + 0.4 for d in range(len(summary))], [s["dataset"] for s in summary])
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(40, 100)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("MLP students under the GLNN protocol (transductive, mean ± std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@exit_on_user_error
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=str(REPO.parent / "shared" / "datasets"))
+    parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer", "amazon-photo", "coauthor-cs"])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds-for", nargs="*", default=[], metavar="DATASET=N",
+                        help="fewer (or more) seeds for some datasets, e.g. coauthor-cs=3")
+    parser.add_argument("--inductive-seeds", type=int, default=None,
+                        help="at most this many seeds in the inductive runs (default: as transductive)")
+    parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "glnn")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
+    args = parser.parse_args()
+    grid = Grid.from_yaml(CONFIG_DIR / "experiments" / "glnn.yaml")
+    per_dataset = {k: int(v) for k, v in (item.split("=", 1) for item in args.seeds_for)}
+    settings = {"transductive": [], "inductive": ["--data.inductive=0.2"]}
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
+    runs: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for dataset in args.datasets:
+        for setting, extra in settings.items():
+            seeds = per_dataset.get(dataset, args.seeds)
+            if setting == "inductive" and args.inductive_seeds:
+                seeds = min(seeds, args.inductive_seeds)
+            one = Grid(datasets=[dataset], teacher=grid.teacher, students=grid.students, methods=grid.methods,
+                       seeds=seeds, extra=extra)
+            work = args.workdir / setting
+            rows[setting] += run_grid(one, work, work / f"{dataset}_table", root=args.root, latency=False,
+                                      analysis=False, log=lambda line, s=setting: print(f"[{s}] {line}", flush=True))
+            runs[(dataset, setting)] = _runs(work, dataset, seeds, grid.methods)
+    for setting in settings:
+        write_tables(rows[setting], args.out.with_name(f"glnn_{setting}"), title=f"GLNN protocol, {setting}")
+
+    summary, p1, inductive, latency = [], [], [], []
+    for dataset in args.datasets:
+        found = runs[(dataset, "transductive")]
+        best = _best_method(found)
+        tests = {k: [r["test"] for r in found[k]] for k in ("teacher", "alone", "glnn", best)}
+        summary.append({"dataset": dataset, "best_method": best, "seeds": len(tests["teacher"]),
+                        **{k: mean_std(v) for k, v in tests.items()}, "best": mean_std(tests[best])})
+        pub = PUBLISHED.get(dataset)
+        p1.append([dataset, len(tests["teacher"]), _pct(tests["teacher"]), _pct(tests["alone"]), _pct(tests["glnn"]),
+                   f"**{_pct(tests[best])}** ({best})", *([f"{v:.2f}" for v in pub] if pub else ["-"] * 5)])
+        ind = runs[(dataset, "inductive")]
+        for name in ("teacher", "alone", "glnn", best):
+            inductive.append([dataset, len(ind[name]), "SAGE teacher" if name == "teacher" else f"MLP {name}",
+                              *(_pct([r[k] for r in ind[name]]) for k in ("test_observed", "test_unseen", "test"))])
+        lat = _latency(dataset, args.root, ind["teacher"][0]["best_checkpoint"], ind[best][0]["best_checkpoint"],
+                       args.workdir)
+        latency.append([dataset, best, f"{lat['teacher_10_ms']:.2f}", f"{lat['student_10_ms']:.3f}",
+                        f"{lat['teacher_10_ms'] / lat['student_10_ms']:.0f}x",
+                        f"{lat['teacher_nodes_per_s']:,.0f}", f"{lat['student_nodes_per_s']:,.0f}",
+                        f"{lat['onnx_full_ms']:.2f}"])
+    plot = args.out.with_suffix(".png")
+    _plot(summary, plot)
+    text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
+Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
+with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
+(`configs/<dataset>/sage.yaml`, full-graph training, 200 epochs); MLP 2x128 students
+(`configs/<dataset>/student_mlp128.yaml`), all no larger than the teacher. Test accuracy (%) at the best
+validation epoch, mean ± std over seeds (each seed a new split). "best graphdistill" is the method with
+the highest mean *validation* accuracy among {', '.join(m for m in grid.methods if m != 'glnn')}. Published
+columns are the papers' numbers (their data are CPF's copies of these graphs). Full per-method tables:
+`glnn_transductive.md`, `glnn_inductive.md`.
+
+## Transductive (P1)
+
+{markdown_table(["dataset", "seeds", "SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP",
+                 "SAGE (pub.)", "MLP (pub.)", "GLNN (pub.)", "NOSMOG (pub.)", "VQGraph (pub.)"], p1)}
+
+![accuracy]({plot.name})
+
+## Inductive (20 % of the test nodes and their edges hidden during training)
+
+{markdown_table(["dataset", "seeds", "model", "observed", "unseen", "all"], inductive)}
+
+## Latency (seed 0, inductive checkpoints, CPU, {torch.get_num_threads()} threads)
+
+Predicting 10 random unseen nodes from scratch: the SAGE teacher extracts their 2-hop neighbourhood in the
+whole graph and runs on it; the MLP reads the nodes' own rows (features, and stored position features where
+it reads them). Median of 20 timed runs after 3 warm-up ones. Throughput: whole-graph forward pass. ONNX:
+the exported MLP (`graphdistill export`) on the whole graph in onnxruntime.
+
+{markdown_table(["dataset", "MLP method", "SAGE 10 nodes (ms)", "MLP 10 nodes (ms)", "speedup",
+                 "SAGE nodes/s", "MLP nodes/s", "ONNX MLP whole graph (ms)"], latency)}
+"""
+    write_report(args.out, text, raw={"summary": [{k: (v.__dict__ if hasattr(v, "mean") else v)
+                                                    for k, v in s.items()} for s in summary]})
+
+
+if __name__ == "__main__":
+    main()

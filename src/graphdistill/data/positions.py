@@ -1,0 +1,65 @@
+"""Position features: where a node sits in the graph, as a few numbers an MLP can read.
+
+A graph-free student sees only its node's features; position features computed once from
+the graph give it a summary of the node's place in the structure (NOSMOG feeds DeepWalk
+embeddings; this module gives Laplacian eigenmaps, which need no training and come out
+the same on every run). They are computed on the graph seen during training; a node
+unseen then (the inductive setting) gets the mean position of its neighbours that were
+seen, read once when it arrives (NOSMOG's rule), and zeros where it has none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
+    """Laplacian eigenmaps: the ``dims`` eigenvectors of the symmetric normalised adjacency
+    ``D^-1/2 A D^-1/2`` (edges taken both ways) with the largest eigenvalues, i.e. the
+    smoothest signals on the graph, each scaled to unit root-mean-square and signed so that
+    its largest entry is positive (so the result is the same on every run).
+
+    ``nodes`` (boolean mask): compute them on the subgraph of these nodes only (the nodes
+    seen during training); the other rows are zero (see :func:`extend_to_unseen`).
+    Returns a ``[num_nodes, dims]`` float tensor."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import eigsh
+
+    keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
+    index = torch.full((num_nodes,), -1, dtype=torch.long)
+    index[keep] = torch.arange(int(keep.sum()))
+    src, dst = edge_index.cpu()
+    inside = keep[src] & keep[dst] & (src != dst)
+    rows, cols = index[src[inside]].numpy(), index[dst[inside]].numpy()
+    n = int(keep.sum())
+    adj = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    adj = ((adj + adj.T) > 0).astype(np.float64)
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    scale = sp.diags(1.0 / np.sqrt(np.maximum(degree, 1.0)))
+    k = min(dims, n - 2)
+    if k < 1:
+        raise ValueError(f"spectral positions need a graph of at least 3 nodes, got {n}.")
+    start = np.random.default_rng(0).uniform(0.5, 1.5, n)  # a fixed start vector: the same result on every run
+    _, vectors = eigsh(scale @ adj @ scale, k=k, which="LA", v0=start, tol=1e-6)
+    vectors = vectors[:, ::-1] * np.sqrt(n)  # largest eigenvalue first, unit RMS per column
+    signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(k)])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)
+    out = torch.zeros(num_nodes, dims)
+    out[keep, :k] = torch.from_numpy(np.ascontiguousarray(vectors)).float()
+    return out
+
+
+def extend_to_unseen(positions: Tensor, edge_index: Tensor, unseen: Tensor) -> Tensor:
+    """Positions for the ``unseen`` nodes: the mean of their seen neighbours' positions
+    (zeros where a node has no seen neighbour); seen nodes keep theirs."""
+    from torch_geometric.utils import to_undirected
+
+    src, dst = to_undirected(edge_index.cpu(), num_nodes=positions.size(0))
+    edges = unseen[dst] & ~unseen[src]  # messages from seen neighbours into unseen nodes
+    total = torch.zeros_like(positions).index_add_(0, dst[edges], positions[src[edges]])
+    count = torch.zeros(positions.size(0)).index_add_(0, dst[edges], torch.ones(int(edges.sum())))
+    out = positions.clone()
+    out[unseen] = (total / count.clamp(min=1).unsqueeze(1))[unseen]
+    return out

@@ -1,0 +1,81 @@
+"""Logit distillation toward the teacher's soft labels smoothed over the graph."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import add_remaining_self_loops, degree
+
+from ..errors import ConfigError
+from ..models import ModelOutput
+from .base import NodeSet
+from .logits import LogitKD
+
+
+class PropagatedKD(LogitKD):
+    """Logit KD toward targets that the graph has cleaned up: the teacher's class
+    probabilities, with each labelled training node's set to its one-hot label, spread over
+    the graph by ``steps`` rounds of label propagation,
+    ``Y ← (1 − α)·Y₀ + α·D^-1/2 (A + I) D^-1/2 Y`` (Zhou et al., 2004; the "smooth" step of
+    Correct & Smooth, Huang et al., 2021, run on the teacher's outputs). A node whose
+    neighbours the teacher labels confidently is pulled towards them, so the student learns
+    from targets better than the teacher's own. The targets are computed once per run, on
+    the graph training sees (in the inductive setting, the observed graph only), from the
+    training labels and the teacher; the student stays a plain MLP at inference.
+
+    Full-graph training only (the propagation needs every node at once); single-label
+    tasks only.
+
+    Args:
+        temperature: softmax temperature ``T`` of the KL, applied to ``log Y``.
+        steps: propagation rounds (0: the teacher's probabilities with the training labels
+            written in).
+        alpha: how much each round takes from the neighbours, in [0, 1).
+    """
+
+    name = "pkd"
+    supports_multilabel = False
+
+    def __init__(self, weight: float = 1.0, nodes: NodeSet = "all", temperature: float = 1.0, steps: int = 10,
+                 alpha: float = 0.8) -> None:
+        super().__init__(weight, nodes, temperature)
+        if steps < 0 or not 0.0 <= alpha < 1.0:
+            raise ConfigError(f"PropagatedKD: steps must be >= 0 and alpha in [0, 1), got steps={steps}, "
+                              f"alpha={alpha}.")
+        self.steps = steps
+        self.alpha = alpha
+        self._targets: tuple[tuple[int, int, torch.device], Tensor] | None = None
+
+    def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
+        if getattr(batch, "batch_size", None) is not None:
+            raise ConfigError("PropagatedKD propagates over the whole graph: use --data.loader full (or LogitKD "
+                              "under neighbor sampling).")
+        return super().forward(student, ModelOutput(self.targets(teacher.logits, batch), teacher.hiddens), batch)
+
+    @torch.no_grad()
+    def targets(self, teacher_logits: Tensor, batch: Data) -> Tensor:
+        """``log Y`` for every node (computed on the first call of a run, then reused: the
+        teacher's outputs and the training graph do not change during a run)."""
+        key = (teacher_logits.data_ptr(), batch.num_nodes, teacher_logits.device)
+        if self._targets is not None and self._targets[0] == key:
+            return self._targets[1]
+        start = F.softmax(teacher_logits.float(), dim=-1)
+        labelled = batch.train_mask
+        start[labelled] = F.one_hot(batch.y[labelled], start.size(1)).to(start.dtype)
+        edge_index, _ = add_remaining_self_loops(batch.edge_index, num_nodes=batch.num_nodes)
+        src, dst = edge_index
+        inv_sqrt = degree(dst, batch.num_nodes).clamp(min=1).pow(-0.5)
+        weight = (inv_sqrt[src] * inv_sqrt[dst]).unsqueeze(1)
+        y = start
+        for _ in range(self.steps):
+            spread = torch.zeros_like(y).index_add_(0, dst, weight * y[src])
+            y = (1 - self.alpha) * start + self.alpha * spread
+        y = y / y.sum(1, keepdim=True).clamp(min=1e-12)
+        targets = y.clamp(min=1e-8).log()
+        self._targets = (key, targets)
+        return targets
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, temperature={self.temperature}, steps={self.steps}, alpha={self.alpha}"
