@@ -102,13 +102,13 @@ def test_abkd_loss_matches_hand_computation_on_2x3_layers(options):
     c = _component(**options)
     hs, ht = _layers(STUDENT_WIDTHS, 1), _layers(TEACHER_WIDTHS, 2)
     batch = Data(y=torch.zeros(N, dtype=torch.long), num_nodes=N)
-    loss = c(ModelOutput(torch.zeros(N, 2), hs), ModelOutput(torch.zeros(N, 2), ht), batch)
+    loss, logs = c.terms(ModelOutput(torch.zeros(N, 2), hs), ModelOutput(torch.zeros(N, 2), ht), batch)
     expected, A = _hand(c, hs, ht, axis=options.get("softmax_over", "student"),
                         pooled=options.get("dissimilarity") == "pooled",
                         temperature=options.get("temperature", 1.0), entropy_weight=options.get("entropy_weight", 0.0),
                         standardize=options.get("standardize", True))
     assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
-    torch.testing.assert_close(c.attention_map, torch.tensor(A), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(logs["attention_map"], torch.tensor(A), rtol=1e-5, atol=1e-6)
 
 
 def test_attention_rows_sum_to_one_or_columns_with_the_teacher_axis():
@@ -128,9 +128,10 @@ def test_gradients_reach_every_student_layer_and_every_projection():
     teacher = ModelOutput(torch.randn(n, 3), [torch.randn(n, 16) for _ in range(6)])  # a deeper, wider teacher
     c = LayerAttentionDistiller(dim=8)
     c.bind(student.hidden_widths, [16] * 6, num_classes=3)
-    loss = c(student(torch.randn(n, 8), edge_index), teacher, Data(y=torch.zeros(n, dtype=torch.long), num_nodes=n))
+    loss, logs = c.terms(student(torch.randn(n, 8), edge_index), teacher,
+                         Data(y=torch.zeros(n, dtype=torch.long), num_nodes=n))
     loss.backward()
-    assert c.attention_map.shape == (7, 3)  # 6 hiddens + logits × 2 hiddens + logits
+    assert logs["attention_map"].shape == (7, 3)  # 6 hiddens + logits × 2 hiddens + logits
     for name, p in [*student.named_parameters(), *c.named_parameters()]:
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
@@ -171,7 +172,7 @@ def test_deep_teacher_to_two_layer_student_logs_and_draws_the_attention_map(tmp_
         rows = list(csv.DictReader(f))
     logged = [float(r["attention/abkd/t65_s1"]) for r in rows if r.get("attention/abkd/t65_s1")]
     assert len(logged) == 4 and logged[-1] == pytest.approx(final[65, 1].item(), abs=1e-6)
-    assert any(r.get("train/abkd") for r in rows) and any(r.get("attention/abkd/entropy") for r in rows)
+    assert any(r.get("train/abkd") for r in rows) and any(r.get("train/abkd/entropy") for r in rows)
 
 
 def test_abkd_with_standardised_kd_config_trains_and_logs_both_terms(tmp_path, deep_teacher):

@@ -61,7 +61,8 @@ def _unit(v: list[float]) -> list[float]:
 
 def test_graphakd_student_term_by_hand():
     component, batch, student, teacher = _tiny_graphakd()
-    loss = component(student, teacher, batch)
+    loss, parts = component.terms(student, teacher, batch)
+    assert component(student, teacher, batch).item() == loss.item()  # forward is the loss of terms()
     zs = [[2.0, 0.0], [0.0, 1.0], [3.0, 4.0]]
     zt = [[0.0, 3.0], [4.0, 0.0], [0.0, 0.0]]
     # logit identifier on the student: real unit = z0 - z1; class units = z; CE on nodes 0 (y=1), 1 (y=0)
@@ -74,17 +75,17 @@ def test_graphakd_student_term_by_hand():
     summary_s = [_sigmoid(sum(e[i] for e in es) / 3) for i in range(2)]
     summary = sum(_bce(sum(e[i] * s[i] for i in range(2)), True) for s in (summary_t, summary_s) for e in es) / 6
     l1 = sum(abs(a - b) for zs_i, zt_i in zip(zs, zt) for a, b in zip(zs_i, zt_i)) / 3
-    assert component.parts["logit"].item() == pytest.approx(logit, rel=1e-5)
-    assert component.parts["edge"].item() == pytest.approx(edge, rel=1e-5)
-    assert component.parts["summary"].item() == pytest.approx(summary, rel=1e-5)
-    assert component.parts["l1"].item() == pytest.approx(l1, rel=1e-6)
+    assert parts["logit"].item() == pytest.approx(logit, rel=1e-5)
+    assert parts["edge"].item() == pytest.approx(edge, rel=1e-5)
+    assert parts["summary"].item() == pytest.approx(summary, rel=1e-5)
+    assert parts["l1"].item() == pytest.approx(l1, rel=1e-6)
     assert loss.item() == pytest.approx(logit + edge + 0.1 * summary + l1, rel=1e-5)  # summary_weight 0.1
     # representation "probabilities" (the default) scores normalised softmax vectors instead
     component.representation = "probabilities"
-    component(student, teacher, batch)
+    _, parts = component.terms(student, teacher, batch)
     ps = [_unit([math.exp(v) / sum(math.exp(w) for w in z) for v in z]) for z in zs]
     edge_p = sum(_bce(sum(ps[u][i] * d[i] * ps[v][i] for i in range(2)), True) for u, v in edges) / 4
-    assert component.parts["edge"].item() == pytest.approx(edge_p, rel=1e-5)
+    assert parts["edge"].item() == pytest.approx(edge_p, rel=1e-5)
     component.representation = "logits"
     component.weights["edge"] = 0.0  # a part weighted 0 leaves the term
     assert component(student, teacher, batch).item() == pytest.approx(logit + 0.1 * summary + l1, rel=1e-5)
@@ -92,7 +93,7 @@ def test_graphakd_student_term_by_hand():
 
 def test_graphakd_discriminator_loss_by_hand():
     component, batch, student, teacher = _tiny_graphakd()
-    loss = component.discriminator_loss(student, teacher, batch)
+    loss, parts = component.discriminator_loss(student, teacher, batch)
     zs = [[2.0, 0.0], [0.0, 1.0], [3.0, 4.0]]
     zt = [[0.0, 3.0], [4.0, 0.0], [0.0, 0.0]]
     logit = (sum(_bce(z[0] - z[1], True) for z in zt) / 3 + sum(_bce(z[0] - z[1], False) for z in zs) / 3
@@ -109,12 +110,12 @@ def test_graphakd_discriminator_loss_by_hand():
     summaries = [[_sigmoid(sum(e[i] for e in side) / 3) for i in range(2)] for side in (et, es)]
     summary = sum(sum(_bce(sum(e[i] * s[i] for i in range(2)), True) for e in et) / 3
                   + sum(_bce(sum(e[i] * s[i] for i in range(2)), False) for e in es) / 3 for s in summaries) / 2
-    assert component.parts["logit"].item() == pytest.approx(logit, rel=1e-5)
-    assert component.parts["edge"].item() == pytest.approx(edge, rel=1e-5)
-    assert component.parts["summary"].item() == pytest.approx(summary, rel=1e-5)
+    assert parts["logit"].item() == pytest.approx(logit, rel=1e-5)
+    assert parts["edge"].item() == pytest.approx(edge, rel=1e-5)
+    assert parts["summary"].item() == pytest.approx(summary, rel=1e-5)
     assert loss.item() == pytest.approx(logit + edge + summary, rel=1e-5)
     # real units: teacher z0-z1 = -3, 4, 0 (> 0 once); student 2, -1, -1 (< 0 twice)
-    assert component.parts["acc"].item() == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert parts["acc"].item() == pytest.approx((1 / 3 + 2 / 3) / 2)
 
 
 def test_graphakd_hidden_representation_needs_equal_widths():

@@ -10,11 +10,13 @@ import torch
 
 
 class AttentionMapReport(L.Callback):
-    """For every distillation component that exposes an ``attention_map`` (teacher layers ×
-    student layers, e.g. :class:`~graphdistill.distill.LayerAttentionDistiller`):
+    """For every distillation component whose logs hold an ``attention_map`` (teacher layers ×
+    student layers, e.g. :class:`~graphdistill.distill.LayerAttentionDistiller`; read from the
+    distillation module's ``diagnostics``):
 
-    - every training epoch, logs each entry as ``attention/<component>/t<i>_s<j>`` and the
-      mean entropy as ``attention/<component>/entropy`` (to whatever logger the run uses);
+    - every training epoch, logs each entry as ``attention/<component>/t<i>_s<j>`` (to
+      whatever logger the run uses; the entropy is logged by training as
+      ``train/<component>/entropy``);
     - at the end of training, writes ``<log_dir>/attention_<component>.png`` (a heatmap with
       the values written in the cells) and ``attention_<component>.json`` (the final map and
       its per-epoch history), and prints where they are.
@@ -31,16 +33,16 @@ class AttentionMapReport(L.Callback):
         self.paths: dict[str, str] = {}
 
     @staticmethod
-    def _components(pl_module) -> list[tuple[str, torch.nn.Module]]:
-        names = getattr(pl_module, "component_names", [])
-        return [(n, c) for n, c in zip(names, getattr(pl_module, "components", []))
-                if getattr(c, "attention_map", None) is not None]
+    def _maps(pl_module) -> list[tuple[str, torch.Tensor, bool]]:
+        """``(component name, its last attention map, whether its last row is the logits)``."""
+        components = dict(zip(getattr(pl_module, "component_names", []), getattr(pl_module, "components", [])))
+        return [(name, logs["attention_map"].float().cpu(),
+                 bool(getattr(components.get(name), "include_logits", False)))
+                for name, logs in getattr(pl_module, "diagnostics", {}).items() if "attention_map" in logs]
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        for name, component in self._components(pl_module):
-            a = component.attention_map.float().cpu()
+        for name, a, _ in self._maps(pl_module):
             self.history.setdefault(name, []).append(a.tolist())
-            pl_module.log(f"attention/{name}/entropy", component.attention_entropy.float())
             if self.log_values:
                 for i in range(a.size(0)):
                     for j in range(a.size(1)):
@@ -50,13 +52,12 @@ class AttentionMapReport(L.Callback):
         out_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a collective call under DDP: every rank
         if not trainer.is_global_zero:
             return
-        for name, component in self._components(pl_module):
-            a = component.attention_map.float().cpu()
+        for name, a, last_is_logits in self._maps(pl_module):
             out_dir.mkdir(parents=True, exist_ok=True)
             png = out_dir / f"attention_{name}.png"
             draw_attention(a, png, title=f"{name}: attention (teacher layer × student layer), final epoch",
                            annotate=a.numel() <= self.annotate_max_cells,
-                           last_is_logits=bool(getattr(component, "include_logits", False)))
+                           last_is_logits=last_is_logits)
             (out_dir / f"attention_{name}.json").write_text(json.dumps(
                 {"final": a.tolist(), "rows": "teacher layers", "columns": "student layers",
                  "history": self.history.get(name, [])}))

@@ -47,13 +47,13 @@ class AdversarialComponent(DistillationComponent):
         self.g_critic = g_critic
         self.lr = lr
         self.weight_decay = weight_decay
-        #: unweighted sub-terms of the last call (generator or discriminator), for logging
-        self.parts: dict[str, Tensor] = {}
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return list(self.parameters())
 
-    def discriminator_loss(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:  # pragma: no cover
+    def discriminator_loss(self, student: ModelOutput, teacher: ModelOutput, batch: Data
+                           ) -> tuple[Tensor, dict[str, Tensor]]:  # pragma: no cover
+        """``(loss, logs)``: what the discriminators minimise, and its detached sub-terms."""
         raise NotImplementedError
 
 
@@ -200,6 +200,10 @@ class AdversarialDistiller(AdversarialComponent):
 
     # ------------------------------------------------------------------ losses
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
+        return self.terms(student, teacher, batch)[0]
+
+    def terms(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> tuple[Tensor, dict[str, Tensor]]:
+        """The student's fooling terms, weighted, and each unweighted as a log."""
         nodes = self.node_mask(batch)
         identifier = self.representation_identifier
         classes, real = self.logit_identifier(student.logits)
@@ -212,10 +216,10 @@ class AdversarialDistiller(AdversarialComponent):
             "summary": sum(real_fake_bce(identifier.summary_scores(es[nodes], s), True) for s in summaries) / 2,
             "l1": (student.logits[nodes] - teacher.logits[nodes]).abs().sum(-1).mean(),
         }
-        self.parts = {k: v.detach() for k, v in parts.items()}
-        return sum(self.weights[k] * v for k, v in parts.items())
+        return sum(self.weights[k] * v for k, v in parts.items()), {k: v.detach() for k, v in parts.items()}
 
-    def discriminator_loss(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
+    def discriminator_loss(self, student: ModelOutput, teacher: ModelOutput, batch: Data
+                           ) -> tuple[Tensor, dict[str, Tensor]]:
         nodes = self.node_mask(batch)
         identifier = self.representation_identifier
         classes_t, real_t = self.logit_identifier(teacher.logits)
@@ -231,10 +235,10 @@ class AdversarialDistiller(AdversarialComponent):
             "summary": sum(real_fake_bce(identifier.summary_scores(et[nodes], s), True)
                            + real_fake_bce(identifier.summary_scores(es[nodes], s), False) for s in summaries) / 2,
         }
-        self.parts = {k: v.detach() for k, v in parts.items()}
+        logs = {k: v.detach() for k, v in parts.items()}
         # how often the logit identifier tells the two apart (0.5: fooled)
-        self.parts["acc"] = discriminator_accuracy(real_t[nodes], real_s[nodes])
-        return sum(parts.values())
+        logs["acc"] = discriminator_accuracy(real_t[nodes], real_s[nodes])
+        return sum(parts.values()), logs
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, d_critic={self.d_critic}, g_critic={self.g_critic}, "

@@ -45,9 +45,10 @@ class LayerAttentionDistiller(DistillationComponent):
     The attention maps and projections train with the student on this loss. The optional
     logit-KD term of the method is :class:`~graphdistill.distill.LogitKD` in the same
     component list (``configs/methods/abkd_kd.yaml``), so it is weighted and logged on its
-    own. After each step the (detached) map is in ``attention_map`` and its mean entropy
-    in ``attention_entropy``; :class:`~graphdistill.callbacks.AttentionMapReport` logs them
-    per epoch and draws the heatmap.
+    own. :meth:`terms` returns the (detached) map as ``attention_map`` and its mean entropy
+    as ``entropy`` (logged as ``train/<name>/entropy``);
+    :class:`~graphdistill.callbacks.AttentionMapReport` logs the map per epoch and draws
+    the heatmap.
 
     No public code exists for ABKD; the choices above follow ``methods.md``. One is added:
     without ``standardize`` the trainable maps can send every node of every layer to one
@@ -91,8 +92,6 @@ class LayerAttentionDistiller(DistillationComponent):
         self.standardize = standardize
         self.include_logits = include_logits
         self.max_nodes = max_nodes
-        self.attention_map: Tensor | None = None
-        self.attention_entropy: Tensor | None = None
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
         extra = [num_classes] if self.include_logits else []
@@ -133,6 +132,11 @@ class LayerAttentionDistiller(DistillationComponent):
         return tn.pow(2).sum(-1).mean(1).unsqueeze(1) + sn.pow(2).sum(-1).mean(1).unsqueeze(0) - 2 * cross
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
+        return self.terms(student, teacher, batch)[0]
+
+    def terms(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss, and as logs the attention map ``attention_map`` (teacher layers ×
+        student layers) and its mean entropy ``entropy``."""
         idx = sample_nodes(self.node_mask(batch), self.max_nodes)
         hs = [h[idx] for h in self.layers(student)]
         ht = [h[idx] for h in self.layers(teacher)]
@@ -141,8 +145,8 @@ class LayerAttentionDistiller(DistillationComponent):
         distributions = a.size(0) if self.softmax_over == "student" else a.size(1)
         loss = (a * d).sum() / distributions
         entropy = -(a * a.clamp_min(1e-12).log()).sum() / distributions
-        self.attention_map, self.attention_entropy = a.detach(), entropy.detach()
-        return loss - self.entropy_weight * entropy if self.entropy_weight else loss
+        logs = {"attention_map": a.detach(), "entropy": entropy.detach()}
+        return (loss - self.entropy_weight * entropy if self.entropy_weight else loss), logs
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, dim={self.dim}, softmax_over={self.softmax_over!r}, "

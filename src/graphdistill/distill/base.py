@@ -4,7 +4,9 @@ A component is an ``nn.Module`` with a ``weight``. The distillation module calls
 ``component(student, teacher, batch)`` each training step, where ``student`` and
 ``teacher`` are :class:`~graphdistill.models.ModelOutput` rows for the batch's nodes
 (the teacher's precomputed once per run), and adds ``weight · loss`` to the task loss.
-Each term is logged on its own as ``train/<name>``.
+Each term is logged on its own as ``train/<name>``. A component with diagnostics worth
+watching (sub-terms, an attention map) returns them from :meth:`~DistillationComponent.terms`
+as data, ``(loss, logs)``; it keeps no state about the last step.
 
 A component with trainable parts (projection heads) creates them in :meth:`bind`, which
 the distillation module calls at construction with the student's and teacher's layer
@@ -79,6 +81,13 @@ class DistillationComponent(nn.Module):
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def terms(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(loss, logs)``: the loss (what :meth:`forward` gives) and named, detached
+        diagnostics. The distillation module logs the scalar ones as ``train/<name>/<key>``
+        and hands every one (an attention map too) to callbacks through its
+        ``diagnostics``. Default: no diagnostics."""
+        return self(student, teacher, batch), {}
 
     def extra_repr(self) -> str:
         return f"weight={self.weight}, nodes={self.nodes!r}"

@@ -27,12 +27,13 @@ class DistillationModule(NodeClassificationModule):
     frozen and run once per run over the full graph in eval mode; its logits and hidden
     layers are then looked up by node id every step. Every term is logged on its own:
     ``train/task`` (the cross-entropy, also ``train/loss`` as in plain training), ``train/<component>`` (unweighted) and
-    ``train/total`` (the weighted sum that is minimised).
+    ``train/total`` (the weighted sum that is minimised), and each component's scalar logs
+    (:meth:`~graphdistill.distill.DistillationComponent.terms`) as ``train/<component>/<key>``.
 
     With an adversarial component (GraphAKD), the module optimizes by hand with one Adam for
     the student and one per adversarial component's discriminators: each training step the
     discriminators step first (every ``d_critic`` steps, on the student's detached
-    outputs, logged as ``train/disc/<name>`` and its parts), then the student (every
+    outputs, logged as ``train/disc/<name>`` and ``train/disc/<name>/<part>``), then the student (every
     ``g_critic`` steps) against the updated discriminators. A NaN or infinite term stops the
     run before the step is applied, naming the term and step (:meth:`check_finite`).
 
@@ -99,6 +100,9 @@ class DistillationModule(NodeClassificationModule):
         self.task_weight = task_weight
         self.cache_teacher_outputs = cache_teacher_outputs
         self.teacher_outputs: ModelOutput | None = None
+        #: the last training step's logs of each component, by name (detached; e.g. ABKD's
+        #: ``attention_map``), for callbacks such as :class:`~graphdistill.callbacks.AttentionMapReport`
+        self.diagnostics: dict[str, dict[str, Tensor]] = {}
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
@@ -162,14 +166,12 @@ class DistillationModule(NodeClassificationModule):
             if step % component.d_critic or not covers_enough(component, batch):
                 continue
             with self.toggled_optimizer(opt):
-                loss = component.discriminator_loss(out.detach(), teacher, batch)
+                loss, logs = component.discriminator_loss(out.detach(), teacher, batch)
                 self.check_finite({f"disc/{name}": loss})
                 opt.zero_grad()
                 self.manual_backward(loss)
                 opt.step()
-            self.log(f"train/disc/{name}", loss, batch_size=num_seeds(batch))
-            for part, value in component.parts.items():
-                self.log(f"train/disc/{name}/{part}", value, batch_size=num_seeds(batch))
+            self.log_terms({f"disc/{name}": loss.detach()}, {f"disc/{name}": logs}, num_seeds(batch))
         if step % self.g_critic:
             return None
         with self.toggled_optimizer(student_opt):
@@ -191,16 +193,27 @@ class DistillationModule(NodeClassificationModule):
         teacher = self.teacher_batch(batch)
         terms = {"task": task_loss}
         weights = {"task": self.task_weight}
+        logs: dict[str, dict[str, Tensor]] = {}
         for name, component in zip(self.component_names, self.components):
             if not covers_enough(component, batch):
                 continue  # a sampled batch with (almost) no node this component covers: no term this step
-            terms[name], weights[name] = component(out, teacher, batch), component.weight
+            terms[name], logs[name] = component.terms(out, teacher, batch)
+            weights[name] = component.weight
         total = self.combine_terms(terms, weights, num_seeds(batch))
-        for name, component in self.adversarial:
-            if name in terms:
-                for part, value in component.parts.items():
-                    self.log(f"train/{name}/{part}", value, batch_size=num_seeds(batch))
+        self.log_terms({}, logs, num_seeds(batch))
         return total
+
+    def log_terms(self, terms: dict[str, Tensor], logs: dict[str, dict[str, Tensor]], batch_size: int) -> None:
+        """Log ``terms`` as ``train/<name>`` and each component's scalar logs as
+        ``train/<name>/<key>``; keep every log (an attention map too) in :attr:`diagnostics`
+        for callbacks."""
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, batch_size=batch_size)
+        for name, entries in logs.items():
+            self.diagnostics[name] = entries
+            for key, value in entries.items():
+                if value.numel() == 1:
+                    self.log(f"train/{name}/{key}", value, batch_size=batch_size)
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
