@@ -10,12 +10,12 @@ from torch_geometric.data import Data
 
 from graphdistill.cli import main
 from graphdistill.distill import AdversarialDistiller, DistillationComponent
+from graphdistill.distill.online import group_kl, peer_mean_logits, ring_discriminator_losses, ring_fooling_losses
 from graphdistill.errors import ConfigError
 from graphdistill.lightning_cli import run_fit
 from graphdistill.models import GCN, MLP, ModelOutput
 from graphdistill.training import OnlineDistillationModule
 from graphdistill.training.checkpoint import load_model
-from graphdistill.training.online import group_kl, peer_mean_logits, ring_discriminator_losses, ring_fooling_losses
 
 from .conftest import config
 
@@ -383,7 +383,7 @@ def test_killed_oad_run_resumes_to_the_same_students(tmp_path):
 def test_peer_discriminator_is_graphconv_with_mean_aggregation():
     from torch_geometric.nn import GraphConv
 
-    from graphdistill.training.online import PeerDiscriminator
+    from graphdistill.distill.online import PeerDiscriminator
 
     torch.manual_seed(0)
     h = torch.randn(6, 4)

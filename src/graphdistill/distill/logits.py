@@ -51,20 +51,26 @@ class LogitKD(DistillationComponent):
                               "multi-label (independent tasks). Use standardize: false.")
         super().set_multilabel(multilabel)
 
-    def _scaled(self, logits: Tensor) -> Tensor:
+    def _standardized(self, logits: Tensor) -> Tensor:
         if self.standardize:
-            logits = (logits - logits.mean(-1, keepdim=True)) / (logits.std(-1, unbiased=False, keepdim=True) + 1e-7)
-        return logits / self.temperature
+            return (logits - logits.mean(-1, keepdim=True)) / (logits.std(-1, unbiased=False, keepdim=True) + 1e-7)
+        return logits
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         mask = self.node_mask(batch)
         t = self.temperature
         if self.multilabel:
             return binary_kl(teacher.logits[mask] / t, student.logits[mask] / t).mean(-1).mean() * t * t
-        log_p_student = F.log_softmax(self._scaled(student.logits[mask]), dim=-1)
-        log_p_teacher = F.log_softmax(self._scaled(teacher.logits[mask]), dim=-1)
-        kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
-        return kl * t * t
+        return softened_kl(self._standardized(student.logits[mask]), self._standardized(teacher.logits[mask]), t)
+
+
+def softened_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """``T² · KL(softmax(z_t / T) || softmax(z_s / T))``, averaged over nodes (``batchmean``):
+    Hinton's distillation term, shared by :class:`LogitKD` and OAD's group KL."""
+    t = temperature
+    log_p_student = F.log_softmax(student_logits / t, dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits / t, dim=-1)
+    return F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean") * t * t
 
 
 def binary_kl(teacher_logits: Tensor, student_logits: Tensor) -> Tensor:
