@@ -57,11 +57,20 @@ def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, c
     printed = capsys.readouterr().out
     assert "| MLP alone |" in printed and "Report:" in printed and "Tip" not in printed and "Warning" not in printed
     trials = [t for t in summary["trials"] if t["state"] == "COMPLETE"]
-    alone_val = json.loads((out / "alone" / "seed0" / "results.json").read_text())["best_val"]
-    best = max(trials, key=lambda t: t["value"])
-    # selection reads validation only: the chosen method is the best trial on validation, if it beats the alone one
-    assert summary["chosen"]["method"] == (best["method"] if best["value"] > alone_val else "alone")
+    alone_val = sum(json.loads((out / "alone" / f"seed{s}" / "results.json").read_text())["best_val"]
+                    for s in (0, 1)) / 2
+    # the best trials are re-scored over the seeds, best first; seed 0 is the trial's own run
+    rescored = summary["rescored"]
+    assert [c["trial"] for c in rescored] == [t["number"] for t in sorted(trials, key=lambda t: -t["value"])][:3]
+    for c in rescored:
+        folder = Path(c["config"]).parent
+        runs = [json.loads((folder / run / "results.json").read_text()) for run in ("run", "seed1")]
+        assert c["val_mean"] == pytest.approx(sum(r["best_val"] for r in runs) / 2)
+    best = max(rescored, key=lambda c: c["val_mean"])
+    # selection reads validation only: the best mean over seeds, if it beats the student alone's mean
+    assert summary["chosen"]["method"] == (best["method"] if best["val_mean"] > alone_val else "alone")
     assert summary["chosen"]["seeds"] == 2 and len(summary["chosen"]["tests"]) == 2
+    assert not (out / "chosen").exists()  # nothing trained twice: the chosen runs are the re-scored ones
     for name in ("student.ckpt", "student.onnx", "student.pt", "report.md", "report.png"):
         assert (out / name).is_file(), name
     assert summary["exports"]["onnx"]["same_predictions"]

@@ -53,8 +53,9 @@ def grid_command(args: list[str]) -> None:
 COMPRESS_HELP = """From a teacher to the best deployable student, chosen on validation.
 
 Trains the student alone, searches distillation methods and their sensitive settings with
-Optuna (TPE, pruning on validation accuracy), picks the best on validation (or the student
-alone if nothing beats it), retrains it over --seeds seeds, and writes to --out:
+Optuna (TPE, pruning on validation accuracy), scores the --rescore best trials and the
+student alone over --seeds seeds, picks the best mean validation accuracy (the student alone
+if nothing beats it), and writes to --out:
 student.ckpt, student.onnx and student.pt (TorchScript), report.md and report.png.
 Data options are those of fit (--data.dataset, --data.root, --data.split, ...); trainer
 options (--trainer.*) go to every run. The search is resumable (same command) and can run
@@ -79,7 +80,10 @@ def compress_command(args: list[str]) -> None:
                         help="methods to search (configs/search/<method>.yaml); default: every one that fits")
     parser.add_argument("--trials", type=int, default=20, help="trials of the search in all (default 20)")
     parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds the chosen student is retrained on (default 3)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds the best trials and the student alone are scored on (default 3)")
+    parser.add_argument("--rescore", type=int, default=3,
+                        help="best trials re-scored over --seeds seeds before choosing (default 3)")
     parser.add_argument("--epochs", type=int, default=None, help="max epochs of every run (default: the configs')")
     parser.add_argument("--out", default="runs/compress", help="output folder (default runs/compress)")
     parser.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
@@ -92,6 +96,7 @@ def compress_command(args: list[str]) -> None:
         parser.error(f"unrecognized arguments: {' '.join(unknown)} (data and trainer options: --data.*, --trainer.*)")
     summary = Compress(out=parsed.out, data_args=rest, teacher=parsed.teacher, student=parsed.student,
                        methods=parsed.methods, trials=parsed.trials, timeout=parsed.timeout, seeds=parsed.seeds,
+                       rescore=parsed.rescore,
                        epochs=parsed.epochs, storage=parsed.storage, search_only=parsed.search_only,
                        export=not parsed.no_export).run()
     if summary:
