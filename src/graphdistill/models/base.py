@@ -181,8 +181,8 @@ class FeatureDropout(nn.Module):
 
     With ``sparse_output`` (for first layers that take sparse input: ``Linear``,
     ``GCNConv``, ``GATConv``) the result is a sparse CSR matrix, also in eval mode, which
-    makes the first layer's matrix product sparse (on Coauthor CS, forward and backward
-    of the first GCN layer 3x faster than with the dense matrix). Dense inputs (over 25 % non-zero), inputs that
+    makes the first layer's matrix product sparse (faster than the dense product on
+    bag-of-words features). Dense inputs (over 25 % non-zero), inputs that
     require grad and tensors made under ``torch.inference_mode`` go through ``F.dropout`` unchanged. A sparse CSR
     input (the feature rows of a neighbor-sampled batch, see :func:`take_rows`) has its
     values dropped out directly.
