@@ -100,6 +100,33 @@ def test_grid_file_errors_are_clear(tmp_path):
         Grid.from_yaml(bad)
 
 
+def test_per_dataset_teachers_and_the_paired_comparison_table(tmp_path):
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text("datasets: [cora, citeseer]\nteacher: {cora: gcnii, citeseer: gcn}\nstudents: [gcn]\n"
+                         "methods: [kd, kd_gcrd, abkd]\ncompare: [abkd]\nseeds: 3\n")
+    grid = Grid.from_yaml(grid_file)
+    assert grid.teacher_config("cora") == "cora/gcnii.yaml" and grid.teacher_config("citeseer") == "citeseer/gcn.yaml"
+    assert grid.baselines() == ["kd", "kd_gcrd"]
+    tests = {"alone": [0.70, 0.71, 0.72], "kd": [0.75, 0.76, 0.77], "kd_gcrd": [0.74, 0.80, 0.75],
+             "abkd": [0.80, 0.79, 0.81]}
+    runs = {}
+    for dataset in grid.datasets:
+        runs[(dataset, "teacher", grid.teacher_name(dataset))] = [{"test": 0.8}] * 3
+        for method, values in tests.items():
+            runs[(dataset, "gcn", method)] = [{"test": v} for v in values]
+    path = experiments.write_comparison(grid, runs, tmp_path / "table")
+    text = path.read_text()
+    # best baseline: kd_gcrd (mean 76.33 > kd's 76.00); paired Δ = 6, -1, 6 points: mean 3.67, std 4.04
+    assert "| cora | gcn | abkd | 80.00 ± 1.00 | kd_gcrd 76.33 ± 3.21 | +3.67 ± 4.04 | within 1 std |" in text
+    assert (tmp_path / "table_methods.png").read_bytes()[:4] == b"\x89PNG"
+    grid_file.write_text("datasets: [cora]\nteacher: {citeseer: gcn}\nstudents: [gcn]\nmethods: [kd]\n")
+    with pytest.raises(ConfigError, match="none for \\['cora'\\]"):
+        Grid.from_yaml(grid_file)
+    grid_file.write_text("datasets: [cora]\nteacher: gcn\nstudents: [gcn]\nmethods: [kd]\ncompare: [abkd]\n")
+    with pytest.raises(ConfigError, match="compare and against"):
+        Grid.from_yaml(grid_file)
+
+
 def test_methods_without_a_teacher_get_none():
     assert experiments._needs_teacher("kd") and experiments._needs_teacher("graphakd")
     assert not experiments._needs_teacher("oad")

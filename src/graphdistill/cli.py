@@ -19,7 +19,9 @@ method, on the same seed and split. Finished runs are read back (a stored run ma
 another config is refused), interrupted ones resume from their last checkpoint, so the same
 command continues a stopped grid. Writes OUT.md and OUT.csv (mean ± std over seeds, with the
 command, commit and config hash), one OUT_<dataset>.png (accuracy vs parameters and vs
-latency) per dataset, and OUT_analysis.md (similarity to the teacher, robustness).
+latency) per dataset, OUT_analysis.md (similarity to the teacher, robustness) and, for a
+grid with `compare`, OUT_compare.md and OUT_methods.png (paired by seed against the best
+baseline).
 
 example:
   graphdistill grid configs/experiments/synthetic_smoke.yaml

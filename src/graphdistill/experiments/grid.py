@@ -5,11 +5,14 @@ by their place under ``configs/``, or your own config files by path (ending in `
 relative to the grid file)::
 
     datasets: [cora, citeseer]     # configs/<dataset>/...
-    teacher: gcn                   # configs/<dataset>/<teacher>.yaml
+    teacher: gcn                   # configs/<dataset>/<teacher>.yaml, or one per dataset:
+                                   #   teacher: {cora: gcnii, citeseer: gcnii}
     students: [mlp, gcn]           # configs/<dataset>/student_<student>.yaml
     methods: [kd, kd_gcrd]         # configs/methods/<method>.yaml ("alone" is always run)
     seeds: 5
     extra: []                      # more CLI arguments for every run
+    compare: []                    # methods set against the best of `against` (paired by seed)
+    against: []                    # the baselines of `compare` (default: every other method)
 
 Run it with ``graphdistill grid GRID.yaml`` (``configs/experiments/`` holds the committed
 grids).
@@ -25,7 +28,10 @@ once per architecture on the seed-0 checkpoint, see
 :func:`~graphdistill.evaluation.latency.inference_latency`) with the speedup over the
 teacher. Written as Markdown and CSV, plus one accuracy-vs-parameters and
 accuracy-vs-latency plot (PNG) per dataset, and a companion table of similarity to the
-teacher and robustness (:func:`write_analysis`).
+teacher and robustness (:func:`write_analysis`). With ``compare``, a second table sets each
+compared method against the best ``against`` baseline of each dataset and student (the
+highest mean), the difference paired by seed (same teacher, split and seed), with a bar
+plot of every method (:func:`write_comparison`).
 """
 
 from __future__ import annotations
@@ -43,15 +49,19 @@ from ..errors import ConfigError
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import CONFIGS, fit_seeded
 
+KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against")
+
 
 @dataclass
 class Grid:
     datasets: list[str]
-    teacher: str
+    teacher: str | dict[str, str]
     students: list[str]
     methods: list[str]
     seeds: int = 5
     extra: list[str] = field(default_factory=list)
+    compare: list[str] = field(default_factory=list)
+    against: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Grid:
@@ -65,12 +75,10 @@ class Grid:
             where = f" line {mark.line + 1}" if mark is not None else ""
             raise ConfigError(f"Grid {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
         if not isinstance(raw, dict):
-            raise ConfigError(f"Grid {path}: expected keys (datasets, teacher, students, methods, seeds, extra), got "
-                              f"a {type(raw).__name__}.")
-        unknown = set(raw) - {"datasets", "teacher", "students", "methods", "seeds", "extra"}
+            raise ConfigError(f"Grid {path}: expected keys ({', '.join(KEYS)}), got a {type(raw).__name__}.")
+        unknown = set(raw) - set(KEYS)
         if unknown:
-            raise ConfigError(f"Grid {path}: unknown keys {sorted(unknown)} (allowed: datasets, teacher, students, "
-                              "methods, seeds, extra).")
+            raise ConfigError(f"Grid {path}: unknown keys {sorted(unknown)} (allowed: {', '.join(KEYS)}).")
         try:
             grid = cls(**raw)
         except TypeError as err:
@@ -78,8 +86,17 @@ class Grid:
         grid.check(path, base=path.parent)
         return grid
 
+    def teacher_name(self, dataset: str) -> str:
+        """The dataset's teacher entry (one for all, or the dataset's own)."""
+        return self.teacher[dataset] if isinstance(self.teacher, dict) else self.teacher
+
     def teacher_config(self, dataset: str) -> str:
-        return _config(self.teacher, f"{dataset}/{self.teacher}.yaml")
+        name = self.teacher_name(dataset)
+        return _config(name, f"{dataset}/{name}.yaml")
+
+    def baselines(self) -> list[str]:
+        """The ``against`` methods of ``compare`` (default: every method not compared)."""
+        return self.against or [m for m in self.methods if m not in self.compare]
 
     def student_config(self, dataset: str, student: str) -> str:
         return _config(student, f"{dataset}/student_{student}.yaml")
@@ -90,18 +107,29 @@ class Grid:
 
     def check(self, path: str | Path = "grid", base: Path | None = None) -> None:
         """Validate the grid; config paths (``*.yaml``) relative to ``base`` are made absolute."""
-        for key in ("datasets", "students", "methods", "extra"):
+        for key in ("datasets", "students", "methods", "extra", "compare", "against"):
             value = getattr(self, key)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"Grid {path}: {key} must be a list of names, e.g. {key}: [{value}], got {value!r}.")
         if not self.datasets or not self.students:
             raise ConfigError(f"Grid {path}: datasets and students must each name at least one config.")
-        if not isinstance(self.teacher, str):
-            raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn), got {self.teacher!r}.")
+        if isinstance(self.teacher, dict):
+            missing = [d for d in self.datasets if not isinstance(self.teacher.get(d), str)]
+            if missing:
+                raise ConfigError(f"Grid {path}: teacher names one config per dataset; none for {missing} (e.g. "
+                                  f"teacher: {{{missing[0]}: gcn}}).")
+        elif not isinstance(self.teacher, str):
+            raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn) or one per dataset "
+                              f"({{cora: gcnii, ...}}), got {self.teacher!r}.")
+        stray = [m for m in [*self.compare, *self.against] if m not in self.methods]
+        if stray or (self.compare and not self.baselines()):
+            raise ConfigError(f"Grid {path}: compare and against must name methods of the grid {self.methods} (and "
+                              f"leave at least one baseline); not among them: {stray or self.compare}.")
         if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
             raise ConfigError(f"Grid {path}: seeds must be a whole number >= 1, got {self.seeds!r}.")
         if base is not None:
-            self.teacher = _absolute(self.teacher, base)
+            self.teacher = ({d: _absolute(t, base) for d, t in self.teacher.items()} if isinstance(self.teacher, dict)
+                            else _absolute(self.teacher, base))
             self.students = [_absolute(s, base) for s in self.students]
             self.methods = [_absolute(m, base) for m in self.methods]
         wanted = [self.teacher_config(d) for d in self.datasets]
@@ -152,7 +180,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 return result
 
             teacher = fit("teacher", [grid.teacher_config(dataset)])
-            runs.setdefault((dataset, "teacher", grid.teacher), []).append(teacher)
+            runs.setdefault((dataset, "teacher", grid.teacher_name(dataset)), []).append(teacher)
             for student in grid.students:
                 base = [grid.student_config(dataset, student)]
                 for method in ["alone", *grid.methods]:
@@ -167,9 +195,67 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     rows = _rows(grid, runs, latencies)
     write_tables(rows, Path(out), title=f"Experiment grid: {', '.join(grid.datasets)}")
     plot_tradeoffs(rows, Path(out))
+    if grid.compare:
+        write_comparison(grid, runs, Path(out))
     if analysis:
         write_analysis(grid, runs, Path(out), root)
     return rows
+
+
+def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
+    """``<out>_compare.md``: each ``compare`` method against the best ``against`` baseline per
+    dataset and student (highest mean test accuracy), Δ paired by seed (mean ± std over seeds;
+    "better"/"worse" when the mean is more than one std from 0); and ``<out>_methods.png``, every
+    method's bar (mean ± std) with the student alone and the teacher as lines."""
+    tests = {key: [r["test"] for r in found] for key, found in runs.items()}
+    table = []
+    for dataset in grid.datasets:
+        for student in grid.students:
+            best = max(grid.baselines(), key=lambda m: mean_std(tests[(dataset, student, m)]).mean)
+            for method in grid.compare:
+                paired = mean_std([a - b for a, b in zip(tests[(dataset, student, method)],
+                                                          tests[(dataset, student, best)])])
+                verdict = ("better" if paired.mean - paired.std > 0 else
+                           "worse" if paired.mean + paired.std < 0 else "within 1 std")
+                table.append([dataset, label(student), label(method), mean_std(tests[(dataset, student, method)]).pct(),
+                              f"{label(best)} {mean_std(tests[(dataset, student, best)]).pct()}",
+                              f"{100 * paired.mean:+.2f} ± {100 * paired.std:.2f}", verdict])
+    path = out.with_name(f"{out.stem}_compare.md")
+    path.write_text(run_header("Compared with the best baseline on each dataset") + "\n"
+                    + markdown_table(["dataset", "student", "method", "test acc %", "best baseline", "Δ (paired)",
+                                      "verdict"], table)
+                    + f"\n\nBest baseline: the highest mean among {', '.join(map(label, grid.baselines()))}. "
+                    "Δ: per-seed difference (same teacher, split and seed), mean ± std over seeds.\n")
+    _plot_methods(grid, tests, out.with_name(f"{out.stem}_methods.png"))
+    return path
+
+
+def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(d, s) for d in grid.datasets for s in grid.students]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 3.6), squeeze=False)
+    for ax, (dataset, student) in zip(axes[0], panels):
+        stats = [mean_std(tests[(dataset, student, m)]) for m in grid.methods]
+        ax.bar(range(len(stats)), [100 * x.mean for x in stats], yerr=[100 * x.std for x in stats], capsize=3,
+               color=["tab:orange" if m in grid.compare else "tab:blue" for m in grid.methods])
+        alone = mean_std(tests[(dataset, student, "alone")])
+        teacher = mean_std(tests[(dataset, "teacher", grid.teacher_name(dataset))])
+        ax.axhline(100 * alone.mean, color="black", label="student alone")
+        ax.axhline(100 * teacher.mean, color="tab:red", linestyle="--", label="teacher")
+        low = min([x.mean - x.std for x in stats] + [alone.mean, teacher.mean])
+        high = max([x.mean + x.std for x in stats] + [alone.mean, teacher.mean])
+        ax.set_ylim(100 * low - 2, 100 * high + 1)
+        ax.set_xticks(range(len(stats)), [label(m) for m in grid.methods], rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{dataset} ({label(student)} student)", fontsize=9)
+        ax.set_ylabel("test accuracy % (mean ± std)", fontsize=8)
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
 
 
 def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
@@ -180,13 +266,13 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
 
     header, table = None, []
     for dataset in grid.datasets:
-        teacher = runs[(dataset, "teacher", grid.teacher)][0]
+        teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = [(s, m) for s in grid.students for m in ["alone", *grid.methods]]
         paths = [runs[(dataset, s, m)][0]["best_checkpoint"] for s, m in names]
         results = analyze(teacher["best_checkpoint"], paths, root)
         keys = measurement_columns(results)
         header = header or ["dataset", "model", "method", *keys]
-        for i, ((_, method), row) in enumerate(zip([("teacher", grid.teacher), *names], results)):
+        for i, ((_, method), row) in enumerate(zip([("teacher", grid.teacher_name(dataset)), *names], results)):
             table.append([dataset, f"{row['model']} teacher" if i == 0 else row["model"], method,
                           *(format_measurement(k, row.get(k)) for k in keys)])
     path = out.with_name(f"{out.stem}_analysis.md")
@@ -209,7 +295,7 @@ def _latencies(grid: Grid, runs: dict, workdir: Path, root: str | None) -> dict[
     for dataset in grid.datasets:
         data = None
         for key in ["teacher", *grid.students]:
-            method = grid.teacher if key == "teacher" else "alone"
+            method = grid.teacher_name(dataset) if key == "teacher" else "alone"
             name = f"{dataset}|{key}"
             if name not in cache:
                 if data is None:
@@ -224,11 +310,11 @@ def _latencies(grid: Grid, runs: dict, workdir: Path, root: str | None) -> dict[
 def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
     rows = []
     for dataset in grid.datasets:
-        teacher_runs = runs[(dataset, "teacher", grid.teacher)]
+        teacher_runs = runs[(dataset, "teacher", grid.teacher_name(dataset))]
         teacher = mean_std([r["test"] for r in teacher_runs])
         t_params = teacher_runs[0]["parameters"]
         t_lat = latencies.get((dataset, "teacher"), {})
-        entries = [("teacher", grid.teacher, teacher_runs)]
+        entries = [("teacher", grid.teacher_name(dataset), teacher_runs)]
         entries += [(s, m, runs[(dataset, s, m)]) for s in grid.students for m in ["alone", *grid.methods]]
         for student, method, results in entries:
             stats = mean_std([r["test"] for r in results])
