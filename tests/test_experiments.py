@@ -127,6 +127,23 @@ def test_per_dataset_teachers_and_the_paired_comparison_table(tmp_path):
         Grid.from_yaml(grid_file)
 
 
+def test_oad_rows_give_its_best_and_mean_student_and_its_ensemble():
+    grid = Grid(datasets=["cora"], teacher="gcn", students=["gcn"], methods=["oad"], seeds=2)
+    base = {"parameters": 100, "model": "GCN"}
+    online = [{"students": [{}, {}], "mean_student_test": m, "ensemble": {"test": e}}
+              for m, e in ((0.7, 0.8), (0.6, 0.9))]
+    runs = {("cora", "teacher", "gcn"): [{**base, "parameters": 400, "test": 0.8}] * 2,
+            ("cora", "gcn", "alone"): [{**base, "test": 0.5}, {**base, "test": 0.7}],
+            ("cora", "gcn", "oad"): [{**base, "test": 0.75, "online": online[0]},
+                                     {**base, "test": 0.65, "online": online[1]}]}
+    rows = {r["method"]: r for r in experiments._rows(grid, runs, {})}
+    assert rows["oad (best student)"]["test_mean"] == pytest.approx(0.70)
+    assert rows["oad (mean student)"]["test_mean"] == pytest.approx(0.65)
+    ensemble = rows["oad (ensemble of 2)"]
+    assert ensemble["test_mean"] == pytest.approx(0.85) and ensemble["delta_vs_alone"] == pytest.approx(0.25)
+    assert ensemble["parameters"] == 200 and ensemble["compression"] == pytest.approx(2.0)
+
+
 def test_methods_without_a_teacher_get_none():
     assert experiments._needs_teacher("kd") and experiments._needs_teacher("graphakd")
     assert not experiments._needs_teacher("oad")

@@ -335,7 +335,27 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 if all(f"test_{part}" in r for r in results):
                     part_stats = mean_std([r[f"test_{part}"] for r in results])
                     rows[-1][f"test_{part}_mean"], rows[-1][f"test_{part}_std"] = part_stats.mean, part_stats.std
+            if all("online" in r for r in results):
+                rows += _online_rows(rows[-1], results, alone.mean, teacher.mean)
     return rows
+
+
+def _online_rows(row: dict[str, Any], results: list[dict[str, Any]], alone: float, teacher: float
+                 ) -> list[dict[str, Any]]:
+    """OAD's table add-on: beside its best student (chosen on validation, the row itself), the
+    mean of its K students and their ensemble (K students at inference), each at its own best
+    validation epoch."""
+    out = []
+    k = len(results[0]["online"]["students"])
+    for name, tests, params in (("mean student", [r["online"]["mean_student_test"] for r in results], 1),
+                                (f"ensemble of {k}", [r["online"]["ensemble"]["test"] for r in results], k)):
+        stats = mean_std(tests)
+        out.append({**row, "method": f"{row['method']} ({name})", "parameters": params * row["parameters"],
+                    "compression": row["compression"] / params, "test_mean": stats.mean, "test_std": stats.std,
+                    "delta_vs_alone": stats.mean - alone, "delta_vs_teacher": stats.mean - teacher,
+                    "full_ms": None, "batch_ms": None, "speedup_full": None, "speedup_batch": None, "tests": tests})
+    row["method"] = f"{row['method']} (best student)"
+    return out
 
 
 def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
