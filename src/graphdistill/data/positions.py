@@ -3,7 +3,9 @@
 A graph-free student sees only its node's features; position features computed once from
 the graph give it a summary of the node's place in the structure (NOSMOG feeds DeepWalk
 embeddings; this module gives Laplacian eigenmaps, which need no training and come out
-the same on every run). They are computed on the graph seen during training; a node
+the same on every run; ARPACK's Lanczos iterations on the sparse adjacency, seconds for the
+graphs of the GLNN protocol, not tried on graphs of millions of nodes). They are computed on
+the graph seen during training; a node
 unseen then (the inductive setting) gets the mean position of its neighbours that were
 seen, read once when it arrives (NOSMOG's rule), and zeros where it has none.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..errors import ConfigError
 
 
 def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
@@ -40,7 +44,7 @@ def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     scale = sp.diags(1.0 / np.sqrt(np.maximum(degree, 1.0)))
     k = min(dims, n - 2)
     if k < 1:
-        raise ValueError(f"spectral positions need a graph of at least 3 nodes, got {n}.")
+        raise ConfigError(f"Position features need a graph of at least 3 nodes, got {n}: drop --data.positions.")
     start = np.random.default_rng(0).uniform(0.5, 1.5, n)  # a fixed start vector: the same result on every run
     _, vectors = eigsh(scale @ adj @ scale, k=k, which="LA", v0=start, tol=1e-6)
     vectors = vectors[:, ::-1] * np.sqrt(n)  # largest eigenvalue first, unit RMS per column
