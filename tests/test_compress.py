@@ -125,6 +125,18 @@ def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):
     assert [int(f.split("-")[0]) for f in folders] == numbers  # one folder per trial, none shared
 
 
+def test_a_chosen_student_with_position_features_is_exported_with_them(tmp_path, teacher):
+    out = tmp_path / "out"
+    summary = Compress(out=out, teacher=teacher, methods=["glnn_positions"], trials=1, seeds=1, epochs=30).run()
+    assert summary["chosen"]["method"] == "glnn_positions"  # position features beat the MLP alone by far here
+    data = NodeDataModule("synthetic", positions=32).data
+    model = load_model(out / "student.ckpt").model.eval()
+    with torch.no_grad():
+        expected = model(data.x, None, position=data.position).logits
+    got = torch.as_tensor(run_onnx(out / "student.onnx", (torch.cat([data.x, data.position], 1),)))
+    assert torch.equal(got.argmax(-1), expected.argmax(-1)) and torch.allclose(got, expected, atol=1e-4)
+
+
 def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):
     data = NodeDataModule("synthetic").data
     gen = torch.Generator().manual_seed(0)

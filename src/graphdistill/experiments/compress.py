@@ -312,7 +312,10 @@ class Compress:
         teacher_test = _teacher_test(teacher, data)
         student_ckpt = self.out / "student.ckpt"
         shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
-        exports = self._export(student_ckpt, data) if self.export else {}
+        # the student's inputs: a method may add to the data (position features)
+        student_data = data if chosen_config is None else _datamodule(
+            self.data_args, self.student_config(), chosen_config).data
+        exports = self._export(student_ckpt, student_data) if self.export else {}
         teacher_latency = None
         if self.export and teacher.form == "checkpoint":
             from ..evaluation.latency import inference_latency
@@ -379,16 +382,18 @@ def _dataset_name(data_args: list[str]) -> str:
     return info.name if info.family != "file" else "synthetic"
 
 
-def _datamodule(data_args: list[str], student_config: Path) -> Any:
-    """The data module the runs use: the student config's data section with ``data_args``."""
+def _datamodule(data_args: list[str], *configs: Path) -> Any:
+    """The data module the runs use: the configs' data sections (the student's, then a method's,
+    such as the position features of ``glnn_positions``), in order, with ``data_args``."""
     from jsonargparse import ArgumentParser
 
     from ..data import NodeDataModule
 
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(NodeDataModule, "data")
-    config = yaml.safe_load(student_config.read_text()) or {}
-    parser.set_defaults({f"data.{k}": v for k, v in (config.get("data") or {}).items()})
+    for path in configs:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+        parser.set_defaults({f"data.{k}": v for k, v in (config.get("data") or {}).items()})
     try:
         parsed = parser.parse_args(_pairs(data_args))
     except Exception as err:  # noqa: BLE001 - jsonargparse's parse error: one line
