@@ -115,23 +115,24 @@ def main() -> None:
     parser.add_argument("--root", default=str(REPO.parent / "shared" / "datasets"))
     parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer", "amazon-photo", "coauthor-cs"])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--seeds-for", nargs="*", default=[], metavar="DATASET=N",
-                        help="fewer (or more) seeds for some datasets, e.g. coauthor-cs=3")
+    parser.add_argument("--seeds-for", nargs="*", default=[], metavar="DATASET=N[/M]",
+                        help="other seeds for some datasets, e.g. coauthor-cs=3 (M: its inductive seeds)")
     parser.add_argument("--inductive-seeds", type=int, default=None,
                         help="at most this many seeds in the inductive runs (default: as transductive)")
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "glnn")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
     args = parser.parse_args()
     grid = Grid.from_yaml(CONFIG_DIR / "experiments" / "glnn.yaml")
-    per_dataset = {k: int(v) for k, v in (item.split("=", 1) for item in args.seeds_for)}
+    per_dataset = {k: [int(n) for n in v.split("/")] for k, v in (item.split("=", 1) for item in args.seeds_for)}
     settings = {"transductive": [], "inductive": ["--data.inductive=0.2"]}
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
     runs: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     for dataset in args.datasets:
         for setting, extra in settings.items():
-            seeds = per_dataset.get(dataset, args.seeds)
-            if setting == "inductive" and args.inductive_seeds:
-                seeds = min(seeds, args.inductive_seeds)
+            given = per_dataset.get(dataset, [args.seeds])
+            seeds = given[0]
+            if setting == "inductive":
+                seeds = given[1] if len(given) > 1 else min(seeds, args.inductive_seeds or seeds)
             one = Grid(datasets=[dataset], teacher=grid.teacher, students=grid.students, methods=grid.methods,
                        seeds=seeds, extra=extra)
             work = args.workdir / setting
