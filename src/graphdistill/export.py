@@ -49,15 +49,10 @@ class Logits(nn.Module):
         return self.model(x, edge_index).logits
 
 
-def input_width(model: NodeClassifier) -> int:
-    """Width of the exported file's ``x``: the node features, and an MLP's position features."""
-    return model.in_channels + getattr(model, "position_channels", 0)
-
-
 def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) -> tuple[Tensor, ...]:
     """Random features (and a random graph for a GNN) of the model's input width."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(num_nodes, input_width(model), generator=gen)
+    x = torch.randn(num_nodes, model.input_width(), generator=gen)
     if not model.uses_graph:
         return (x,)
     return x, torch.randint(0, num_nodes, (2, 4 * num_nodes), generator=gen)

@@ -30,15 +30,12 @@ def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     Returns a ``[num_nodes, dims]`` float tensor."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import eigsh
+    from torch_geometric.utils import remove_self_loops, subgraph, to_scipy_sparse_matrix
 
     keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
-    index = torch.full((num_nodes,), -1, dtype=torch.long)
-    index[keep] = torch.arange(int(keep.sum()))
-    src, dst = edge_index.cpu()
-    inside = keep[src] & keep[dst] & (src != dst)
-    rows, cols = index[src[inside]].numpy(), index[dst[inside]].numpy()
     n = int(keep.sum())
-    adj = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    edges, _ = remove_self_loops(subgraph(keep, edge_index.cpu(), relabel_nodes=True, num_nodes=num_nodes)[0])
+    adj = to_scipy_sparse_matrix(edges, num_nodes=n).tocsr()
     adj = ((adj + adj.T) > 0).astype(np.float64)
     degree = np.asarray(adj.sum(axis=1)).ravel()
     scale = sp.diags(1.0 / np.sqrt(np.maximum(degree, 1.0)))
@@ -58,12 +55,11 @@ def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
 def extend_to_unseen(positions: Tensor, edge_index: Tensor, unseen: Tensor) -> Tensor:
     """Positions for the ``unseen`` nodes: the mean of their seen neighbours' positions
     (zeros where a node has no seen neighbour); seen nodes keep theirs."""
-    from torch_geometric.utils import to_undirected
+    from torch_geometric.utils import scatter, to_undirected
 
     src, dst = to_undirected(edge_index.cpu(), num_nodes=positions.size(0))
     edges = unseen[dst] & ~unseen[src]  # messages from seen neighbours into unseen nodes
-    total = torch.zeros_like(positions).index_add_(0, dst[edges], positions[src[edges]])
-    count = torch.zeros(positions.size(0)).index_add_(0, dst[edges], torch.ones(int(edges.sum())))
+    mean = scatter(positions[src[edges]], dst[edges], dim=0, dim_size=positions.size(0), reduce="mean")
     out = positions.clone()
-    out[unseen] = (total / count.clamp(min=1).unsqueeze(1))[unseen]
+    out[unseen] = mean[unseen]
     return out

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import add_remaining_self_loops, degree
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
 from ..models import ModelOutput
@@ -64,10 +64,9 @@ class PropagatedKD(LogitKD):
         start = F.softmax(teacher_logits.float(), dim=-1)
         labelled = batch.train_mask
         start[labelled] = F.one_hot(batch.y[labelled], start.size(1)).to(start.dtype)
-        edge_index, _ = add_remaining_self_loops(batch.edge_index, num_nodes=batch.num_nodes)
+        edge_index, weight = gcn_norm(batch.edge_index, num_nodes=batch.num_nodes)  # D^-1/2 (A + I) D^-1/2
         src, dst = edge_index
-        inv_sqrt = degree(dst, batch.num_nodes).clamp(min=1).pow(-0.5)
-        weight = (inv_sqrt[src] * inv_sqrt[dst]).unsqueeze(1)
+        weight = weight.unsqueeze(1)
         y = start
         for _ in range(self.steps):
             spread = torch.zeros_like(y).index_add_(0, dst, weight * y[src])

@@ -312,9 +312,9 @@ class Compress:
         teacher_test = _teacher_test(teacher, data)
         student_ckpt = self.out / "student.ckpt"
         shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
-        # the student's inputs: a method may add to the data (position features)
-        student_data = data if chosen_config is None else _datamodule(
-            self.data_args, self.student_config(), chosen_config).data
+        # the student's inputs: a method may add to the data (position features); reloaded only then
+        adds_data = chosen_config is not None and (yaml.safe_load(chosen_config.read_text()) or {}).get("data")
+        student_data = _datamodule(self.data_args, self.student_config(), chosen_config).data if adds_data else data
         exports = self._export(student_ckpt, student_data) if self.export else {}
         teacher_latency = None
         if self.export and teacher.form == "checkpoint":

@@ -124,6 +124,11 @@ class NodeClassifier(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def input_width(self) -> int:
+        """Width of the model's input per node: the node features (an MLP that reads position
+        features adds theirs)."""
+        return self.in_channels
+
     def inputs(self, data: Any, device: torch.device | None = None) -> dict[str, Tensor | None]:
         """The keyword arguments of :meth:`forward` and :meth:`inference` taken from a graph or
         batch (``x`` and, for graph models, ``edge_index``; typed models add their type

@@ -54,10 +54,6 @@ class StackedNodeClassifier(NodeClassifier):
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:  # pragma: no cover
         raise NotImplementedError
 
-    def input_width(self) -> int:
-        """Width of the first layer's input (:meth:`encode`'s output): the node features."""
-        return self.in_channels
-
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
                     edge_attr: Tensor | None = None) -> Tensor:
         """One layer on ``x`` (or a bipartite ``(sources, targets)`` pair); ``edge_attr`` is
