@@ -100,6 +100,16 @@ def test_feature_dropout_drops_only_nonzeros_and_rescales(sparse_output):
     torch.testing.assert_close(evaluated, x)
 
 
+def test_feature_dropout_in_eval_keeps_a_few_rows_dense_and_a_graph_sparse():
+    x = (torch.rand(400, 50, generator=torch.Generator().manual_seed(0)) < 0.05).float()
+    drop = FeatureDropout(0.5, sparse_output=True).eval()
+    few = drop(x[:10])
+    assert few.layout == torch.strided and torch.equal(few, x[:10])
+    whole = drop(x)
+    assert whole.layout == torch.sparse_csr
+    torch.testing.assert_close(whole.to_dense(), x)
+
+
 def test_feature_dropout_on_dense_features_is_plain_dropout():
     x = torch.rand(100, 20) + 0.1  # no zeros
     drop = FeatureDropout(0.3, sparse_output=True).train()

@@ -187,7 +187,8 @@ class FeatureDropout(nn.Module):
     With ``sparse_output`` (for first layers that take sparse input: ``Linear``,
     ``GCNConv``, ``GATConv``) the result is a sparse CSR matrix, also in eval mode, which
     makes the first layer's matrix product sparse (faster than the dense product on
-    bag-of-words features). Dense inputs (over 25 % non-zero), inputs that
+    bag-of-words features), except for eval inputs of fewer than ``SMALL_EVAL_ROWS`` rows
+    (a few nodes to predict), which pass through dense. Dense inputs (over 25 % non-zero), inputs that
     require grad and tensors made under ``torch.inference_mode`` go through ``F.dropout`` unchanged. A sparse CSR
     input (the feature rows of a neighbor-sampled batch, see :func:`take_rows`) has its
     values dropped out directly.
@@ -209,6 +210,8 @@ class FeatureDropout(nn.Module):
             return out if self.sparse_output else out.to_dense()
         if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.is_inference():
             return nn.functional.dropout(x, self.p, self.training)
+        if not self.training and x.size(0) < SMALL_EVAL_ROWS:
+            return x  # a few rows to predict: finding their non-zeros costs more than the dense product
         key = (x.data_ptr(), tuple(x.shape), x._version, x.device)
         if key != self._key:
             self._key, self._csr = key, None
@@ -232,6 +235,10 @@ class FeatureDropout(nn.Module):
     def extra_repr(self) -> str:
         return f"p={self.p}, sparse_output={self.sparse_output}"
 
+
+#: in eval mode, :class:`FeatureDropout` passes inputs with fewer rows through dense: for a small
+#: batch of nodes to predict, building the sparse matrix costs more than the dense product
+SMALL_EVAL_ROWS = 256
 
 #: environment variable listing further classes (``module.Class``, or a package ``mylab`` for
 #: every class under it; comma-separated) that may be built from a file or config, besides
