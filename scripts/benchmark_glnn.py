@@ -93,7 +93,7 @@ def _plot(summary: list[dict[str, Any]], path: Path) -> None:
 
     names = ["teacher", "alone", "glnn", "best"]
     labels = ["SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP"]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.6))
     width = 0.8 / (len(names) + 1)
     for i, (name, label) in enumerate(zip(names, labels)):
         ax.bar([d + i * width for d in range(len(summary))], [100 * s[name].mean for s in summary], width,
@@ -104,10 +104,10 @@ def _plot(summary: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticks([d + 0.4 for d in range(len(summary))], [s["dataset"] for s in summary])
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(40, 100)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=5)  # below the bars
     ax.set_title("MLP students under the GLNN protocol (transductive, mean ± std over seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -103,6 +103,19 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path, tea
     assert not any(t.endswith(("/alone/seed0", "/teacher")) for t in trained)  # finished runs read back
 
 
+def test_the_time_limit_stops_a_running_trial_which_never_competes(tmp_path, teacher):
+    import optuna
+
+    from graphdistill.training.teacher import load_teacher
+
+    search = Compress(out=tmp_path / "out", teacher=teacher, methods=["kd"], epochs=40, trials=3, timeout=1e-3,
+                      export=False)
+    study = search.search(teacher, search.candidates(load_teacher(teacher), multilabel=False))
+    (trial,) = study.trials  # the first trial starts, none after the limit
+    assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["stopped"] == "time limit"
+    assert max(trial.intermediate_values) < 39  # stopped at a validation epoch, not at the end
+
+
 def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "graphdistill.cli", "compress", "--search-only", "--teacher", teacher,

@@ -110,6 +110,20 @@ def test_feature_dropout_in_eval_keeps_a_few_rows_dense_and_a_graph_sparse():
     torch.testing.assert_close(whole.to_dense(), x)
 
 
+@pytest.mark.parametrize("aggr", ["mean", "sum", "max"])
+def test_graphsage_projecting_before_aggregating_is_sageconv(aggr):
+    from torch_geometric.nn import SAGEConv
+
+    x = (torch.rand(300, 200, generator=torch.Generator().manual_seed(1)) < 0.02).float()
+    edge_index = torch.randint(0, 300, (2, 1500), generator=torch.Generator().manual_seed(2))
+    model = GraphSAGE(200, 5, hidden_channels=16, aggr=aggr).eval()
+    assert model.input_dropout.sparse_output == (aggr != "max")  # the wide first layer takes a sparse product
+    hidden = torch.relu(SAGEConv.forward(model.layers[0], x, edge_index))
+    expected = SAGEConv.forward(model.layers[1], hidden, edge_index)
+    torch.testing.assert_close(model(x, edge_index).logits, expected)
+    torch.testing.assert_close(model.inference(x, edge_index, batch_size=64).logits, expected)
+
+
 def test_feature_dropout_on_dense_features_is_plain_dropout():
     x = torch.rand(100, 20) + 0.1  # no zeros
     drop = FeatureDropout(0.3, sparse_output=True).train()

@@ -81,7 +81,9 @@ def compress_command(args: list[str]) -> None:
     parser.add_argument("--methods", nargs="+", default=None,
                         help="methods to search (configs/search/<method>.yaml); default: every one that fits")
     parser.add_argument("--trials", type=int, default=20, help="trials of the search in all (default 20)")
-    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="search for at most this many seconds: no trial starts after it, a running one "
+                        "stops at its next validation (pruned)")
     parser.add_argument("--seeds", type=int, default=3,
                         help="seeds the best trials and the student alone are scored on (default 3)")
     parser.add_argument("--rescore", type=int, default=3,

@@ -111,17 +111,22 @@ def method_config(method: str, values: dict[str, Any]) -> dict[str, Any]:
 
 class PruneOnValidation(Callback):
     """Lightning callback: reports the validation metric to an Optuna trial after every
-    validation epoch and stops the run when the trial's pruner says so (the objective then
-    raises ``TrialPruned``). A callback, not part of training: the fit runs as it would alone."""
+    validation epoch and stops the run when the trial's pruner says so, or when the search's
+    time limit (``deadline``, a ``time.time()``) has passed (the objective then raises
+    ``TrialPruned``: an unfinished trial never competes). A callback, not part of training:
+    the fit runs as it would alone."""
 
-    def __init__(self, trial: Any, monitor: str = "val/acc") -> None:
-        self.trial, self.monitor, self.pruned = trial, monitor, False
+    def __init__(self, trial: Any, monitor: str = "val/acc", deadline: float | None = None) -> None:
+        self.trial, self.monitor, self.deadline, self.pruned = trial, monitor, deadline, False
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         self.trial.report(float(trainer.callback_metrics[self.monitor]), trainer.current_epoch)
         if self.trial.should_prune():
+            self.pruned, trainer.should_stop = True, True
+        elif self.deadline is not None and time.time() > self.deadline:
+            self.trial.set_user_attr("stopped", "time limit")
             self.pruned, trainer.should_stop = True, True
 
 
@@ -246,6 +251,7 @@ class Compress:
                     raise
                 time.sleep(0.5 + random.random())
         counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        deadline = time.time() + self.timeout if self.timeout else None
         by_name = {s.method: s for s in spaces}
 
         def objective(trial: Any) -> float:
@@ -256,7 +262,7 @@ class Compress:
             config = folder / "method.yaml"
             config.write_text(yaml.safe_dump(method_config(space.method, values), sort_keys=False))
             extra = [] if space.uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
-            prune = PruneOnValidation(trial)
+            prune = PruneOnValidation(trial, deadline=deadline)
             result = self.fit([self.student_config(), config], folder / "run", 0, *extra,
                               callbacks=[prune])
             trial.set_user_attr("config", str(config))
