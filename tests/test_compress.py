@@ -190,6 +190,22 @@ def test_export_onnx_and_torchscript_reproduce_pytorch_on_other_graph_sizes(tmp_
     assert torch.allclose(torch.jit.load(str(tmp_path / "m.torchscript"))(*inputs), expected, atol=1e-5)
 
 
+def test_the_onnx_check_allows_rounding_relative_to_the_logits_and_refuses_a_real_difference(tmp_path, monkeypatch):
+    from graphdistill import export
+    from graphdistill.errors import ConfigError
+
+    model = MLP(in_channels=6805, out_channels=15, hidden_channels=128, num_layers=2).eval()
+    with torch.no_grad():  # large logits, as a trained student on wide features has
+        for layer in model.layers:
+            layer.weight.mul_(30)
+    result = export_model(model, tmp_path / "wide.onnx", "onnx")  # float32 rounding above 1e-4 in absolute terms
+    assert result["same_predictions"] and result["max_abs_diff"] > 1e-4
+    real_run = export.run_onnx
+    monkeypatch.setattr(export, "run_onnx", lambda path, inputs: real_run(path, inputs) * 1.001)
+    with pytest.raises(ConfigError, match="does not reproduce PyTorch"):
+        export_model(model, tmp_path / "off.onnx", "onnx")
+
+
 def test_export_command_is_one_line_for_a_bad_file(tmp_path, capsys):
     (tmp_path / "bad.ckpt").write_bytes(b"nope")
     with pytest.raises(SystemExit):

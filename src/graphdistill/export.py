@@ -62,7 +62,10 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
                  inputs: tuple[Tensor, ...] | None = None) -> dict[str, Any]:
     """Write ``model`` to ``path`` as ``fmt`` (``onnx`` or ``torchscript``), atomically; an
     ONNX file is checked in onnxruntime against PyTorch on ``inputs`` (default: random
-    inputs of the right width). Returns what was written and checked."""
+    inputs of the right width): the same predictions, and logits within float32 rounding of
+    PyTorch's, ``1e-5`` of the largest logit (at least ``1e-5``; sums over thousands of input
+    features differ in their last bits between the two runtimes). Returns what was written
+    and checked."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}: use onnx or torchscript.")
     if model.graph_attributes and model.uses_graph:
@@ -106,9 +109,11 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     got = torch.as_tensor(run_onnx(path, inputs))
     result = {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max()),
               "same_predictions": bool(torch.equal(got.argmax(-1), expected.argmax(-1)))}
-    if not result["same_predictions"] or result["max_abs_diff"] > 1e-4:
+    tolerance = 1e-5 * max(1.0, float(expected.abs().max()))
+    if not result["same_predictions"] or result["max_abs_diff"] > tolerance:
         raise ConfigError(f"The ONNX export of {type(model).__name__} does not reproduce PyTorch in onnxruntime "
-                          f"(largest logit difference {result['max_abs_diff']:.2e}); use --format torchscript.")
+                          f"(largest logit difference {result['max_abs_diff']:.2e}, allowed {tolerance:.1e}); "
+                          "use --format torchscript.")
     return result
 
 
