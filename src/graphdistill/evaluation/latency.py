@@ -51,6 +51,16 @@ def _timed(fn, device: torch.device, repeats: int, warmup: int) -> float:
     return statistics.median(times)
 
 
+def timed_nodes(num_nodes: int, batch_size: int, seed: int = 0, candidates: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """The ``batch_size`` nodes a batch timing predicts: drawn with ``seed`` from ``candidates``
+    (a mask or an index; default every node), so two measurements can time the same nodes."""
+    pool = torch.arange(num_nodes) if candidates is None else (
+        candidates.nonzero().view(-1) if candidates.dtype == torch.bool else candidates).cpu()
+    pick = torch.randperm(pool.numel(), generator=torch.Generator().manual_seed(seed))[:min(batch_size, pool.numel())]
+    return pool[pick]
+
+
 @torch.no_grad()
 def inference_latency(model: NodeClassifier, data: Data, device: str | torch.device | None = None,
                       repeats: int = 10, warmup: int = 3, batch_size: int = 1024, seed: int = 0,
@@ -62,10 +72,7 @@ def inference_latency(model: NodeClassifier, data: Data, device: str | torch.dev
     x, edge_index = inputs["x"], inputs["edge_index"]
     n = data.num_nodes
     full = _timed(lambda: model(**inputs), device, repeats, warmup)
-    pool = torch.arange(n) if candidates is None else (
-        candidates.nonzero().view(-1) if candidates.dtype == torch.bool else candidates).cpu()
-    pick = torch.randperm(pool.numel(), generator=torch.Generator().manual_seed(seed))[:min(batch_size, pool.numel())]
-    nodes = pool[pick].to(device)
+    nodes = timed_nodes(n, batch_size, seed, candidates).to(device)
     hops = getattr(model, "num_layers", 1)
 
     def one_batch() -> None:

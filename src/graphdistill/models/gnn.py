@@ -228,14 +228,18 @@ class GraphSAGE(StackedNodeClassifier):
     @property
     def sparse_input(self) -> bool:  # type: ignore[override]  # the first layer projects first
         first_out = self.hidden_channels if self.num_layers > 1 else self.out_channels
-        return self._aggr in LINEAR_AGGREGATIONS and self.input_width() > first_out
+        return self.projects_first(self.input_width(), first_out)
+
+    def projects_first(self, in_channels: int, out_channels: int) -> bool:
+        """Whether a layer ``in_channels → out_channels`` projects before aggregating."""
+        return self._aggr in LINEAR_AGGREGATIONS and in_channels > out_channels
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return SAGEConv(in_channels, out_channels, aggr=self._aggr)
 
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
                     edge_attr: Tensor | None = None) -> Tensor:
-        if self._aggr not in LINEAR_AGGREGATIONS or layer.lin_l.in_channels <= layer.out_channels:
+        if not self.projects_first(layer.lin_l.in_channels, layer.out_channels):
             return layer(x, edge_index)
         sources, targets = x if isinstance(x, tuple) else (x, x)
         projected = F.linear(sources, layer.lin_l.weight)  # a sparse product for CSR features
