@@ -114,6 +114,11 @@ def test_the_time_limit_stops_a_running_trial_which_never_competes(tmp_path, tea
     (trial,) = study.trials  # the first trial starts, none after the limit
     assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["stopped"] == "time limit"
     assert max(trial.intermediate_values) < 39  # stopped at a validation epoch, not at the end
+    from graphdistill.errors import ConfigError
+
+    for bad in (0, -3):  # a limit that leaves no time is a mistake, said in one line
+        with pytest.raises(ConfigError, match="--timeout is the search's time limit"):
+            Compress(out=tmp_path / "bad", timeout=bad)
 
 
 def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):

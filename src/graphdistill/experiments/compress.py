@@ -152,6 +152,8 @@ class Compress:
         self.out = Path(self.out).expanduser().resolve()  # run folders and trial configs by absolute path
         if self.trials < 0 or self.seeds < 1 or self.rescore < 1:
             raise ConfigError("--trials must be >= 0, --seeds >= 1 and --rescore >= 1.")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
         self.dataset = _dataset_name(self.data_args)
 
     # ------------------------------------------------------------------ configs
@@ -251,7 +253,7 @@ class Compress:
                     raise
                 time.sleep(0.5 + random.random())
         counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        deadline = time.time() + self.timeout if self.timeout else None
+        deadline = time.time() + self.timeout if self.timeout is not None else None
         by_name = {s.method: s for s in spaces}
 
         def objective(trial: Any) -> float:
