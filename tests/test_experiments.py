@@ -44,9 +44,13 @@ def test_grid_runs_resumes_without_redoing_finished_runs_and_tables_match_the_ru
     assert len(trained) == 5  # teacher + alone + kd + gcrd of seed 0, then the crash
     crash = False
     trained.clear()
-    rows = run_grid(grid, tmp_path / "work", tmp_path / "table", log=lambda _: None)
+    progress: list[str] = []
+    rows = run_grid(grid, tmp_path / "work", tmp_path / "table", log=progress.append)
     # 2 seeds × (teacher + 3 student runs) = 8 runs; the 4 finished ones were read back
     assert len(trained) == 4 and all("seed1" in t or "seed0/teacher" not in t for t in trained)
+    assert [line.split(":")[0] for line in progress[:2]] == ["[1/8] synthetic seed 0 teacher",
+                                                            "[2/8] synthetic seed 0 mlp_alone"]
+    assert [line.endswith("(read back)") for line in progress] == [True] * 4 + [False] * 4
     assert not any(t.endswith(("seed0/teacher", "seed0/mlp_alone", "seed0/mlp_kd")) for t in trained)
 
     with open(tmp_path / "table.csv") as f:

@@ -28,11 +28,8 @@ again (``fit_seeded(reuse=True)``: a stored run made with another config is refu
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
-import logging
 import os
 import random
 import shutil
@@ -48,7 +45,7 @@ from lightning.pytorch.callbacks import Callback
 from ..config_files import CONFIG_DIR
 from ..errors import ConfigError, GraphDistillError
 from ..reporting.tables import markdown_table, mean_std, run_header
-from .runs import fit_seeded
+from .runs import fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
 
@@ -183,7 +180,7 @@ class Compress:
 
     def fit(self, configs: list[str | Path], workdir: Path, seed: int = 0, *extra: str,
             callbacks: list | None = None) -> dict[str, Any]:
-        with _quiet():
+        with quiet_output():
             return fit_seeded([str(c) for c in configs], self.dataset, seed, workdir, *self.common(), *extra,
                               reuse=True, vary_split=False, callbacks=callbacks)
 
@@ -566,21 +563,4 @@ def _progress(total: int):
 
 def _log(message: str) -> None:
     print(message, flush=True)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """A run's own output off (its summary line, Lightning's banners and tips, deprecation
-    warnings): compress prints its own progress."""
-    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..reporting.tables import markdown_table, mean_std, run_header
-from .runs import CONFIGS, fit_seeded
+from .runs import CONFIGS, fit_seeded, quiet_output
 
 KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against")
 
@@ -170,13 +171,22 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     table rows."""
     workdir = Path(workdir)
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    total = len(grid.datasets) * grid.seeds * (1 + len(grid.students) * (1 + len(grid.methods)))
+    done = 0
     for dataset in grid.datasets:
         for seed in range(grid.seeds):
             work = workdir / dataset / f"seed{seed}"
 
             def fit(name: str, configs: list[str], *extra: str, dataset=dataset, seed=seed, work=work) -> dict:
-                result = fit_seeded(configs, dataset, seed, work / name, *grid.extra, *extra, root=root, reuse=True)
-                log(f"{dataset} seed {seed} {name}: test {100 * result['test']:.2f}")
+                nonlocal done
+                stored = (work / name / "results.json").exists()
+                started = time.monotonic()
+                with quiet_output():
+                    result = fit_seeded(configs, dataset, seed, work / name, *grid.extra, *extra, root=root,
+                                        reuse=True)
+                done += 1
+                how = "read back" if stored else f"{time.monotonic() - started:.0f} s"
+                log(f"[{done}/{total}] {dataset} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
                 return result
 
             teacher = fit("teacher", [grid.teacher_config(dataset)])

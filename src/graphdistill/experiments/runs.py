@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +60,20 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
     if reuse and last.exists():  # resumes; the resume itself refuses a changed config
         args.append(f"--ckpt_path={last}")
     return run_fit(*args, callbacks=callbacks)
+
+
+@contextlib.contextmanager
+def quiet_output() -> Iterator[None]:
+    """A run's own output off (its summary line, Lightning's banners and tips, deprecation
+    warnings), for the commands that print their own progress per run (compress, grid)."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
