@@ -195,6 +195,33 @@ def test_robustness_leaves_a_graph_free_mlp_untouched_by_edge_drop():
         robustness(gcn, module.data, edge_drop=(), feature_noise=(), seeds=1)["clean"])
 
 
+def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_path, capsys):
+    from graphdistill.cli import main
+    from graphdistill.lightning_cli import run_fit
+
+    def fit(name: str, *args: str) -> str:
+        return run_fit("--config", config(f"synthetic/{name}.yaml"), "--trainer.max_epochs=3", "--trainer.logger=false",
+                       f"--trainer.default_root_dir={tmp_path / name}", *args)["best_checkpoint"]
+
+    teacher, mlp = fit("gcn"), fit("student_mlp")
+    capsys.readouterr()
+    main(["latency", "--teacher", teacher, "--students", teacher, mlp, "--repeats", "2", "--warmup", "1",
+          "--batch-size", "10", "--out", str(tmp_path / "latency.md")])
+    rows = [line.split(" | ") for line in (tmp_path / "latency.md").read_text().splitlines() if line.startswith("| ")]
+    assert rows[0][:3] == ["| model", "params", "compression"] and "10-node batch ms" in rows[0][6]
+    assert [r[0] for r in rows[2:]] == ["| GCN teacher", "| GCN", "| MLP"]
+    assert rows[3][2] == "1.0x" and rows[4][2] != "1.0x"  # the teacher as its own student: no compression
+    assert "| GCN teacher" in capsys.readouterr().out  # printed too
+    main(["analyze", "--teacher", teacher, "--students", teacher, mlp, "--edge-drop", "0.5", "--feature-noise",
+          "--seeds", "1"])
+    table = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    header = table[0]
+    itself = dict(zip(header, table[3]))
+    # the teacher compared with itself agrees fully and is exactly as robust
+    assert {itself[k] for k in ("cka_logits", "local_logits", "global_logits", "cka_hidden")} == {"1.000"}
+    assert table[3][header.index("clean"):] == table[2][header.index("clean"):]
+
+
 def test_wandb_logger_works_offline_and_gets_the_config_and_final_results(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     from lightning.pytorch.loggers import WandbLogger

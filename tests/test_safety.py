@@ -115,12 +115,11 @@ class MyGCN(GCN):
     """A user's own model class (allowed explicitly in a test above)."""
 
 
-@pytest.mark.parametrize("script", ["measure_latency.py", "analyze_distillation.py"])
-def test_evaluation_scripts_refuse_a_malicious_checkpoint(tmp_path, teacher_ckpt, script):
+@pytest.mark.parametrize("command", ["latency", "analyze"])
+def test_evaluation_commands_refuse_a_malicious_checkpoint(tmp_path, teacher_ckpt, command):
     marker = tmp_path / "pwned"
     evil = _malicious_pickle(tmp_path / "evil.ckpt", marker)
-    repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / script), "--teacher", teacher_ckpt, "--students",
+    proc = subprocess.run([sys.executable, "-m", "graphdistill.cli", command, "--teacher", teacher_ckpt, "--students",
                            str(evil)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "GRAPHDISTILL_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -99,6 +99,10 @@ EXAMPLES = """commands (each takes --help; see the README):
               graphdistill predict --config configs/synthetic/gcn.yaml --ckpt_path CKPT
   grid      run a grid of datasets x students x methods x seeds, one table (graphdistill grid --help)
               graphdistill grid configs/experiments/synthetic_smoke.yaml
+  latency   inference latency of a teacher and its students, with the speedup
+              graphdistill latency --teacher T.ckpt --students S.ckpt --batch-size 10
+  analyze   what each student kept of its teacher (CKA, structure) and its robustness
+              graphdistill analyze --teacher T.ckpt --students S1.ckpt S2.ckpt
 
 --config takes a path, or a config packaged with graphdistill by its place under configs/
 (configs/cora/gcn.yaml works from any folder)."""

@@ -136,33 +136,56 @@ def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) 
     return datamodule.data
 
 
-def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
-            edge_drop: tuple[float, ...] = (0.2, 0.5), feature_noise: tuple[float, ...] = (0.5, 1.0),
-            seeds: int = 3) -> list[dict[str, Any]]:
-    """Similarity to the teacher and robustness of each student checkpoint (and the
-    teacher's own robustness, first row), all on the teacher's graph and split."""
+def teacher_and_students(teacher_path: str, student_paths: list[str], root: str | None = None
+                         ) -> tuple[Any, list[Any], Data]:
+    """The teacher checkpoint, the student checkpoints (read through the one checkpoint reader)
+    and the teacher's graph and split; a student trained on other data is refused in one line."""
     from ..data.datamodule import fingerprint_differences
     from ..training.checkpoint import load_model
 
     teacher = load_model(teacher_path, role="teacher checkpoint")
-    if teacher.model.graph_attributes:
-        raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
-                          "reads a typed graph. Analyse homogeneous models only.")
     teacher_data = teacher.record.get("data") or {}
-    data = data_from_fingerprint(teacher_data, root)
-    rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
-             "parameters": count_parameters(teacher.model),
-             **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
+    students = []
     for path in student_paths:
         student = load_model(path, role="student checkpoint")
         diffs = fingerprint_differences(teacher_data, student.record.get("data") or {}, names=("teacher", "student"))
         if diffs:
             raise ConfigError(f"Student {path} was trained on other data than teacher {teacher_path}: "
                               f"{'; '.join(diffs)}. Compare models of one dataset and split.")
+        students.append(student)
+    return teacher, students, data_from_fingerprint(teacher_data, root)
+
+
+def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
+            edge_drop: tuple[float, ...] = (0.2, 0.5), feature_noise: tuple[float, ...] = (0.5, 1.0),
+            seeds: int = 3) -> list[dict[str, Any]]:
+    """Similarity to the teacher and robustness of each student checkpoint (and the
+    teacher's own robustness, first row), all on the teacher's graph and split."""
+    teacher, students, data = teacher_and_students(teacher_path, student_paths, root)
+    if teacher.model.graph_attributes:
+        raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
+                          "reads a typed graph. Analyse homogeneous models only.")
+    rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
+             "parameters": count_parameters(teacher.model),
+             **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
+    for path, student in zip(student_paths, students):
         rows.append({"checkpoint": str(path), "model": type(student.model).__name__,
                      "parameters": count_parameters(student.model), **similarity(student.model, teacher.model, data),
                      **robustness(student.model, data, edge_drop, feature_noise, seeds)})
     return rows
+
+
+ANALYSIS_NOTE = ("CKA, local and global structure agreement with the teacher (1 = same); accuracies in % on the test "
+                 "nodes, clean and with a fraction of edges dropped (edge_drop_p) or Gaussian feature noise of a "
+                 "fraction of each feature's std (feature_noise_s) at test time, mean over the draws.")
+
+
+def analysis_cells(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The columns and cells of an analysis table of :func:`analyze` rows (the teacher first)."""
+    keys = measurement_columns(rows)
+    cells = [[f"{row['model']} teacher" if i == 0 else row["model"], f"{row['parameters']:,}",
+              *(format_measurement(k, row.get(k)) for k in keys)] for i, row in enumerate(rows)]
+    return ["model", "params", *keys], cells
 
 
 def measurement_columns(rows: list[dict[str, Any]]) -> list[str]:

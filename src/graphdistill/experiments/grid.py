@@ -272,25 +272,20 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
     """Companion table ``<out>_analysis.md``: for seed 0, each student's similarity to the
     teacher (CKA, local and global structure) and everyone's accuracy under test-time edge
     drop and feature noise (:mod:`graphdistill.evaluation.analysis`)."""
-    from ..evaluation.analysis import analyze, format_measurement, measurement_columns
+    from ..evaluation.analysis import ANALYSIS_NOTE, analysis_cells, analyze
 
     header, table = None, []
     for dataset in grid.datasets:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = [(s, m) for s in grid.students for m in ["alone", *grid.methods]]
         paths = [runs[(dataset, s, m)][0]["best_checkpoint"] for s, m in names]
-        results = analyze(teacher["best_checkpoint"], paths, root)
-        keys = measurement_columns(results)
-        header = header or ["dataset", "model", "method", *keys]
-        for i, ((_, method), row) in enumerate(zip([("teacher", grid.teacher_name(dataset)), *names], results)):
-            table.append([dataset, f"{row['model']} teacher" if i == 0 else row["model"], method,
-                          *(format_measurement(k, row.get(k)) for k in keys)])
+        columns, cells = analysis_cells(analyze(teacher["best_checkpoint"], paths, root))
+        header = header or ["dataset", columns[0], "method", *columns[1:]]
+        for (_, method), row in zip([("teacher", grid.teacher_name(dataset)), *names], cells):
+            table.append([dataset, row[0], method, *row[1:]])
     path = out.with_name(f"{out.stem}_analysis.md")
     path.write_text(run_header("Similarity to the teacher and robustness (seed 0)") + "\n"
-                    + markdown_table(header, table) + "\n\nCKA, local and global structure agreement with the "
-                    "teacher (1 = same); accuracies in % on the test nodes, clean and with a fraction of edges "
-                    "dropped or Gaussian feature noise (a fraction of each feature's std) at test time, mean of 3 "
-                    "draws.\n")
+                    + markdown_table(header, table) + f"\n\n{ANALYSIS_NOTE}\n")
     return path
 
 
