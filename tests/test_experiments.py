@@ -1,6 +1,7 @@
 """The experiment runner: a grid end to end, resumed after an interruption, and its table."""
 
 import csv
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -66,6 +67,7 @@ def test_grid_runs_resumes_without_redoing_finished_runs_and_tables_match_the_ru
         assert float(row["test_mean"]) == pytest.approx(statistics.mean(tests))
         assert float(row["test_std"]) == pytest.approx(statistics.stdev(tests))
         assert int(row["parameters"]) == results[0]["parameters"]
+        assert row["config_hashes"].split() == [r["config_hash"] for r in results]
     teacher, alone, kd = table[0], table[1], table[2]
     assert float(alone["compression"]) == pytest.approx(int(teacher["parameters"]) / int(alone["parameters"]))
     assert float(kd["delta_vs_alone"]) == pytest.approx(float(kd["test_mean"]) - float(alone["test_mean"]))
@@ -73,6 +75,8 @@ def test_grid_runs_resumes_without_redoing_finished_runs_and_tables_match_the_ru
     assert float(alone["speedup_full"]) > 0 and rows[1]["full_ms"] > 0
     md = (tmp_path / "table.md").read_text()
     assert "Command:" in md and f"{100 * float(kd['test_mean']):.2f} ± " in md
+    hashes = sorted(h for row in table for h in row["config_hashes"].split())
+    assert "Runs: 8, trained at commit " in md and hashlib.sha256(" ".join(hashes).encode()).hexdigest()[:16] in md
     assert (tmp_path / "table_synthetic.png").stat().st_size > 10_000
     analysis = (tmp_path / "table_analysis.md").read_text()
     assert "cka_hidden" in analysis and analysis.count("| synthetic |") == 4

@@ -37,6 +37,7 @@ plot of every method (:func:`write_comparison`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -335,6 +336,8 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 "speedup_full": t_lat["full_ms"] / lat["full_ms"] if lat and t_lat else None,
                 "speedup_batch": t_lat["batch_ms"] / lat["batch_ms"] if lat and t_lat else None,
                 "device": lat.get("device"), "tests": [r["test"] for r in results],
+                "config_hashes": [r.get("config_hash") for r in results],
+                "commits": [(r.get("code") or {}).get("commit") for r in results],
             })
             for part in ("observed", "unseen"):  # the inductive setting (--data.inductive)
                 if all(f"test_{part}" in r for r in results):
@@ -384,18 +387,32 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
         for r, line in zip(rows, table):
             line[6:6] = [f"{100 * r[f'test_{p}_mean']:.2f} ± {100 * r[f'test_{p}_std']:.2f}" for p in parts]
     seeds = sorted({r["seeds"] for r in rows})
-    text = (run_header(title) + "\n" + markdown_table(header, table) + "\n\n"
+    text = (run_header(title).rstrip("\n") + "  \n" + _runs_provenance(rows) + "\n"
+            + markdown_table(header, table) + "\n\n"
             f"Test accuracy at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds. "
             "Latency: median of 10 timed inferences after 3 warm-up ones, on "
             f"{rows[0]['device'] or 'n/a'}; the batch timing includes extracting a GNN's L-hop neighbourhood.\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    fields = [k for k in rows[0] if k != "tests"] + ["tests"]  # rows share their keys
+    lists = ("tests", "config_hashes", "commits")
+    fields = [k for k in rows[0] if k not in lists] + [k for k in lists if k in rows[0]]  # rows share their keys
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for r in rows:
-            writer.writerow({**r, "tests": " ".join(repr(float(t)) for t in r["tests"])})
+            writer.writerow({**r, "tests": " ".join(repr(float(t)) for t in r["tests"]),
+                             **{k: " ".join(str(v) for v in r[k]) for k in lists[1:] if k in r}})
+
+
+def _runs_provenance(rows: list[dict[str, Any]]) -> str:
+    """The header line that ties a grid table to its runs: how many, the commits they were
+    trained at (a run read back keeps its own), and one hash over every run's config hash (each
+    run's own is in the CSV and its ``results.json``)."""
+    hashes = sorted({h for r in rows for h in r.get("config_hashes", []) if h})
+    commits = sorted({c[:7] for r in rows for c in r.get("commits", []) if c})
+    digest = hashlib.sha256(" ".join(hashes).encode()).hexdigest()[:16]
+    return (f"Runs: {len(hashes)}, trained at commit {', '.join(commits) or 'unknown'}; config hash of the grid "
+            f"{digest} (over every run's config hash, listed per row in the CSV)  \n")
 
 
 def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:

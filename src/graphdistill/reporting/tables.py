@@ -41,8 +41,9 @@ def run_header(title: str) -> str:
     a results file (each run's config hash is in its ``results.json``)."""
     import torch
 
-    program = Path(sys.argv[0]).name
-    command = " ".join([program, *sys.argv[1:]] if program == "graphdistill" else ["python", *sys.argv])
+    program = Path(sys.argv[0])
+    is_tool = program.name == "graphdistill" or program.parts[-2:] == ("graphdistill", "cli.py")  # or python -m
+    command = " ".join(["graphdistill", *sys.argv[1:]] if is_tool else ["python", *sys.argv])
     machine = f"{platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
