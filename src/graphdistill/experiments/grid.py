@@ -390,8 +390,9 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
     text = (run_header(title).rstrip("\n") + "  \n" + _runs_provenance(rows) + "\n"
             + markdown_table(header, table) + "\n\n"
             f"Test accuracy at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds. "
-            "Latency: median of 10 timed inferences after 3 warm-up ones, on "
-            f"{rows[0]['device'] or 'n/a'}; the batch timing includes extracting a GNN's L-hop neighbourhood.\n")
+            + ("Latency: median of 10 timed inferences after 3 warm-up ones, on "
+               f"{rows[0]['device']}; the batch timing includes extracting a GNN's L-hop neighbourhood.\n"
+               if rows[0]["device"] else "Latency not measured.\n"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
     lists = ("tests", "config_hashes", "commits")
