@@ -12,10 +12,8 @@ student ``k-1`` then learns to fool the updated ``D_k``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -24,7 +22,7 @@ from torch_geometric.data import Data
 from ..distill.online import PeerDiscriminator, group_kl, ring_discriminator_losses, ring_fooling_losses
 from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier, build_model
-from .checkpoint import CHECKPOINT_KEY, atomic_save, model_record, single_model_checkpoint
+from .checkpoint import CHECKPOINT_KEY
 from .plain import NodeClassificationModule
 
 
@@ -45,9 +43,11 @@ class OnlineDistillationModule(NodeClassificationModule):
     prediction: the mean of the students' logits), and ``<split>/<metric>`` = the student
     that is best on validation (the checkpoint callback selects on it). Each student, and the
     ensemble, is also selected on its own: its test score at its own best validation epoch
-    is kept, and each student is saved at that epoch as ``students/student<k>.ckpt`` next to
-    the run's checkpoints, a plain single-model checkpoint that ``graphdistill test`` and
-    distillation (as a teacher) read like any other. :meth:`run_summary` reports them.
+    is kept (:meth:`run_summary` reports them), and ``improved`` lists the students whose
+    validation score rose at the last validation: the
+    :class:`~graphdistill.callbacks.SaveStudents` callback (listed in ``methods/oad.yaml``)
+    writes each of them at that epoch as ``students/student<k>.ckpt``, a plain single-model
+    checkpoint that ``graphdistill test`` and distillation (as a teacher) read like any other.
 
     Publicly released code differs from the paper in three ways this module does not copy:
     a ReLU before the discriminator's sigmoid, a KL divided by ``N`` twice, and model
@@ -137,11 +137,6 @@ class OnlineDistillationModule(NodeClassificationModule):
         return [torch.optim.Adam(students, lr=self.lr, weight_decay=self.weight_decay),
                 *(torch.optim.Adam(d.parameters(), lr=self.discriminator_lr,
                                    weight_decay=self.discriminator_weight_decay) for d in self.discriminators)]
-
-    def configure_callbacks(self) -> list[L.Callback]:
-        if self._trainer is not None and any(isinstance(c, SaveStudents) for c in self.trainer.callbacks):
-            return []  # already attached by an earlier fit/test call of this trainer
-        return [SaveStudents()]
 
     @property
     def _keys(self) -> list[str]:
@@ -290,13 +285,6 @@ class OnlineDistillationModule(NodeClassificationModule):
             return  # testing a checkpoint: keep the selection of the whole run
         self.selection = ((checkpoint.get(CHECKPOINT_KEY) or {}).get("online") or {}).get("selection", {})
 
-    def student_checkpoint(self, k: int) -> dict[str, Any]:
-        """Student ``k`` alone, as :class:`NodeClassificationModule` writes a checkpoint: usable
-        with ``graphdistill test`` and as a distillation teacher."""
-        student = self.students[k]
-        record = model_record(student, self.data_fingerprint, self.metric_name)
-        return single_model_checkpoint(student, {**record, "online": {"student": k, **self.selection[f"s{k}"]}})
-
 
 def _build_peer(spec: dict[str, Any], model: NodeClassifier) -> NodeClassifier:
     if not isinstance(spec, dict) or "class_path" not in spec:
@@ -306,24 +294,3 @@ def _build_peer(spec: dict[str, Any], model: NodeClassifier) -> NodeClassifier:
         return build_model({"class_path": spec["class_path"], "init_args": init_args})
     except (ImportError, AttributeError, TypeError) as err:
         raise ConfigError(f"OnlineDistillationModule: cannot build peer {spec['class_path']}: {err}") from None
-
-
-class SaveStudents(L.Callback):
-    """Writes each OAD student whose validation score improved as
-    ``<checkpoint dir>/students/student<k>.ckpt`` (added by the module itself)."""
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: OnlineDistillationModule) -> None:
-        if trainer.sanity_checking or not pl_module.improved or not trainer.is_global_zero:
-            return
-        folder = self.folder(trainer)
-        folder.mkdir(parents=True, exist_ok=True)
-        for k in pl_module.improved:
-            path = folder / f"student{k}.ckpt"
-            atomic_save(pl_module.student_checkpoint(k), path)
-            pl_module.selection[f"s{k}"]["checkpoint"] = str(path)
-
-    @staticmethod
-    def folder(trainer: L.Trainer) -> Path:
-        ckpt = trainer.checkpoint_callback
-        base = getattr(ckpt, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
-        return Path(base) / "students"
