@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -173,6 +174,23 @@ def test_deep_teacher_to_two_layer_student_logs_and_draws_the_attention_map(tmp_
     logged = [float(r["attention/abkd/t65_s1"]) for r in rows if r.get("attention/abkd/t65_s1")]
     assert len(logged) == 4 and logged[-1] == pytest.approx(final[65, 1].item(), abs=1e-6)
     assert any(r.get("train/abkd") for r in rows) and any(r.get("train/abkd/entropy") for r in rows)
+
+
+def test_without_a_logger_the_attention_map_is_kept_in_its_json_only(tmp_path, deep_teacher):
+    from graphdistill.callbacks import AttentionMapReport
+
+    class MetricNames(L.Callback):
+        def on_fit_end(self, trainer, pl_module) -> None:
+            self.names = set(trainer.callback_metrics)
+
+    report, metrics = AttentionMapReport(), MetricNames()
+    run_fit("--config", config("synthetic/student_mlp.yaml"), "--config", config("methods/abkd.yaml"),
+            f"--model.init_args.teacher={deep_teacher}", "--trainer.max_epochs=2",
+            f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false", callbacks=[report, metrics])
+    assert "train/abkd/entropy" in metrics.names and not any(n.startswith("attention/") for n in metrics.names)
+    assert len(report.history["abkd"]) == 2 and report.paths["abkd"]
+    saved = json.loads(Path(report.paths["abkd"]).with_suffix(".json").read_text())
+    assert len(saved["history"]) == 2  # every epoch's map, as with a logger
 
 
 def test_abkd_with_standardised_kd_config_trains_and_logs_both_terms(tmp_path, deep_teacher):

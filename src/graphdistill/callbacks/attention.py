@@ -14,9 +14,9 @@ class AttentionMapReport(L.Callback):
     student layers, e.g. :class:`~graphdistill.distill.LayerAttentionDistiller`; read from the
     distillation module's ``diagnostics``):
 
-    - every training epoch, logs each entry as ``attention/<component>/t<i>_s<j>`` (to
-      whatever logger the run uses; the entropy is logged by training as
-      ``train/<component>/entropy``);
+    - every training epoch, logs each entry as ``attention/<component>/t<i>_s<j>`` to the
+      run's logger (none without one: a 65 × 5 map is 325 values a step, and the JSON below
+      keeps them all; the entropy is logged by training as ``train/<component>/entropy``);
     - at the end of training, writes ``<log_dir>/attention_<component>.png`` (a heatmap with
       the values written in the cells) and ``attention_<component>.json`` (the final map and
       its per-epoch history), and prints where they are.
@@ -43,7 +43,7 @@ class AttentionMapReport(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         for name, a, _ in self._maps(pl_module):
             self.history.setdefault(name, []).append(a.tolist())
-            if self.log_values:
+            if self.log_values and trainer.loggers:  # without a logger the history (JSON) is the record
                 for i in range(a.size(0)):
                     for j in range(a.size(1)):
                         pl_module.log(f"attention/{name}/t{i}_s{j}", a[i, j])
