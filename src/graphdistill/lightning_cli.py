@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,11 @@ class GraphDistillCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", LoggedConfig)
         kwargs.setdefault("parser_kwargs", {"description": DESCRIPTION, "epilog": EXAMPLES,
                                             "formatter_class": _HelpFormatter})
-        super().__init__(NodeClassificationModule, NodeDataModule, *args, **kwargs)
+        with warnings.catch_warnings():
+            # the words are the command line's with packaged config paths resolved, passed as `args`
+            # on purpose; Lightning warns whenever `args` and sys.argv are both given
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+            super().__init__(NodeClassificationModule, NodeDataModule, *args, **kwargs)
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any],
                      subparser_kwargs: dict[str, Any]) -> None:
