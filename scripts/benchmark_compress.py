@@ -15,7 +15,7 @@ a comparison of methods each tuned alike, as for ABKD in its paper's setting::
 
     python scripts/benchmark_compress.py --root ../shared/datasets --datasets cora citeseer \\
         --teacher cora=gcnii citeseer=gcnii --students gcn4 --each-method abkd kd kd_standardized gcrd \\
-        --trials 8 --seeds 5 --out benchmarks/results/abkd_search.md
+        --trials 4 --rescore 1 --seeds 5 --out benchmarks/results/abkd_search.md
 
 The table is rewritten after every search, so a stopped benchmark keeps what it finished.
 """
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=None, help="seconds per search (compress --timeout)")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--rescore", type=int, default=3, help="best trials re-scored over the seeds")
     parser.add_argument("--workdir", default=str(REPO / "runs" / "benchmark_compress"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "compress.md"))
     args = parser.parse_args()
@@ -65,7 +66,7 @@ def main() -> None:
                     CONFIG_DIR / dataset / f"student_{student}.yaml")
                 command = ["graphdistill", "compress", f"--data.dataset={dataset}", f"--data.root={args.root}",
                            "--student", student_arg, "--trials", str(args.trials), "--seeds", str(args.seeds),
-                           "--out", str(out), "--no-export"]
+                           "--rescore", str(args.rescore), "--out", str(out), "--no-export"]
                 command += ["--teacher", teacher] if teacher else []
                 command += ["--methods", method] if method else []
                 command += ["--timeout", str(args.timeout)] if args.timeout else []
@@ -76,9 +77,13 @@ def main() -> None:
                 s = json.loads((out / "summary.json").read_text())
                 chosen, alone = s["chosen"], s["alone"]
                 states = [t["state"] for t in s["trials"]]
+                # with --each-method: the method's own best re-scored trial, chosen or not
+                best = (max(s["rescored"], key=lambda c: c["val_mean"]) if args.each_method and s["rescored"]
+                        else chosen)
                 rows.append([dataset, student, *([method] if args.each_method else []), f"**{chosen['method']}**",
-                             f"{100 * chosen['test_mean']:.2f} ± {100 * chosen['test_std']:.2f}",
-                             f"{100 * chosen['val_mean']:.2f}",
+                             f"{100 * best['test_mean']:.2f} ± {100 * best['test_std']:.2f}",
+                             f"{100 * best['val_mean']:.2f}",
+                             f"{100 * alone['val_mean']:.2f}",
                              f"{100 * alone['test_mean']:.2f} ± {100 * alone['test_std']:.2f}",
                              f"{100 * s['teacher']['test']:.2f}",
                              f"{states.count('COMPLETE')} + {states.count('PRUNED')}",
@@ -103,10 +108,13 @@ def _write_table(args: argparse.Namespace, teachers: dict[str, str], rows: list[
     text = (run_header("graphdistill compress on real datasets") + "\n"
             + markdown_table(["dataset", "student", *(["methods searched"] if args.each_method else []),
                               "chosen on validation", f"test acc % ({args.seeds} seeds)", "mean val %",
-                              "student alone", "teacher (seed 0)", "trials (complete + pruned)", "minutes"], rows)
-            + f"\n\nBudget: {budget} per search ({searched}); the best 3 trials and the student alone re-scored "
-            f"on {args.seeds} seeds and chosen by mean validation accuracy (the student alone when nothing beats "
-            f"it); one teacher ({teacher}, seed 0) and its split for every seed.\n")
+                              "student alone, val %", "student alone", "teacher (seed 0)",
+                              "trials (complete + pruned)", "minutes"], rows)
+            + f"\n\nBudget: {budget} per search ({searched}); the best {args.rescore} trials and the student alone "
+            f"re-scored on {args.seeds} seeds and chosen by mean validation accuracy (the student alone when nothing "
+            f"beats it); one teacher ({teacher}, seed 0) and its split for every seed."
+            + (" Test and mean val: each method's best re-scored trial (by mean val), whether or not it beat the "
+               "student alone." if args.each_method else "") + "\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text, flush=True)

@@ -350,8 +350,8 @@ class Compress:
             extra = [] if SearchSpace.load(method).uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
             runs = [self.fit([self.student_config(), config], config.parent / ("run" if s == 0 else f"seed{s}"), s,
                              *extra) for s in range(self.seeds)]
-            out.append({"trial": trial.number, "method": method, "config": str(config),
-                        "val_mean": _stats(runs)["val_mean"], "runs": runs})
+            out.append({"trial": trial.number, "method": method, "config": str(config), **_stats(runs),
+                        "runs": runs})
         return out
 
     def _export(self, ckpt: Path, data: Any) -> dict[str, Any]:
