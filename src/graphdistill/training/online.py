@@ -21,7 +21,7 @@ from torch_geometric.data import Data
 
 from ..distill.online import PeerDiscriminator, group_kl, ring_discriminator_losses, ring_fooling_losses
 from ..errors import ConfigError
-from ..models import ModelOutput, NodeClassifier, build_model
+from ..models import NodeClassifier, build_model
 from .checkpoint import CHECKPOINT_KEY
 from .plain import NodeClassificationModule
 
@@ -38,41 +38,31 @@ class OnlineDistillationModule(NodeClassificationModule):
        where ``z̄_{-k}`` is the detached mean of the other students' logits and ``h`` is each
        student's last hidden layer (``hiddens[-1]``).
 
-    Evaluation logs, per split, ``<split>/<metric>_s<k>`` for each student,
-    ``<split>/<metric>_mean`` (their mean) and ``<split>/<metric>_ensemble`` (the group's
-    prediction: the mean of the students' logits), and ``<split>/<metric>`` = the student
-    that is best on validation (the checkpoint callback selects on it). Each student, and the
-    ensemble, is also selected on its own: its test score at its own best validation epoch
-    is kept (:meth:`run_summary` reports them), and ``improved`` lists the students whose
-    validation score rose at the last validation: the
-    :class:`~graphdistill.callbacks.SaveStudents` callback (listed in ``methods/oad.yaml``)
-    writes each of them at that epoch as ``students/student<k>.ckpt``, a plain single-model
-    checkpoint that ``graphdistill test`` and distillation (as a teacher) read like any other.
+    Evaluation logs ``<split>/<metric>_s<k>`` per student, ``_mean`` and ``_ensemble`` (the
+    mean of the students' logits), and ``<split>/<metric>``: the student best on validation
+    (the checkpoint callback selects on it). Each student and the ensemble is also selected on
+    its own (``selection``: its test at its own best validation epoch; :meth:`run_summary`);
+    ``improved`` lists the students whose validation score rose at the last validation, which
+    :class:`~graphdistill.callbacks.SaveStudents` (listed in ``methods/oad.yaml``) writes as
+    plain single-model checkpoints ``students/student<k>.ckpt``.
 
-    Publicly released code differs from the paper in three ways this module does not copy:
-    a ReLU before the discriminator's sigmoid, a KL divided by ``N`` twice, and model
-    selection on the test set.
-
-    Stability. The ReLU quirk capped the discriminators' confidence, and with it the
-    students' adversarial loss. Without it, plain ``D_k`` (sum-aggregating GraphConv, raw
-    embeddings) win early in distillation and the students collapse. Three defaults keep
-    the game bounded: the discriminators read L2-normalised embeddings
-    (``normalize_embeddings``), aggregate neighbours by mean, and are spectrally normalised
-    (``discriminator_spectral_norm``). The measurements are in
-    ``benchmarks/results/defaults.md``.
+    Not copied from the public code: a ReLU before the discriminator's sigmoid, a KL divided
+    by ``N`` twice, model selection on the test set. Without the ReLU, plain discriminators
+    win early and the students collapse; L2-normalised embeddings, mean aggregation and
+    spectral normalisation (the defaults) keep the game bounded (``benchmarks/results/defaults.md``).
 
     Args:
         model: student 0 (its width and class count are linked from the data).
         num_students: K, the group size (default 4).
         peers: architectures of students 1..K-1 as ``{class_path, init_args}`` without
             ``in_channels``/``out_channels`` (taken from ``model``); default: copies of
-            ``model``'s architecture. Every student starts from its own random draw.
+            ``model``'s architecture, each from its own random draw.
         temperature: T of the group KL (reference 3).
         kl_weight / adversarial_weight: ``λ_kl`` and ``λ_adv`` (reference 1 and 1).
         warmup_epochs: epochs of cross-entropy only before distillation starts.
-        discriminator_hidden: hidden width of each ``D_k``.
+        discriminator_hidden / discriminator_aggr / discriminator_spectral_norm: each ``D_k``
+            (:class:`~graphdistill.distill.online.PeerDiscriminator`).
         discriminator_lr / discriminator_weight_decay: each ``D_k``'s Adam.
-        discriminator_aggr / discriminator_spectral_norm: see :class:`PeerDiscriminator`.
         normalize_embeddings: L2-normalise each node's embedding before the discriminators.
         lr / weight_decay: the students' Adam (reference 5e-3, 5e-4).
     """
@@ -113,35 +103,29 @@ class OnlineDistillationModule(NodeClassificationModule):
         self.discriminators = nn.ModuleList(
             PeerDiscriminator(widths[0], discriminator_hidden, discriminator_aggr, discriminator_spectral_norm)
             for _ in range(num_students))
-        self.num_students = num_students
-        self.temperature = temperature
-        self.kl_weight = kl_weight
-        self.adversarial_weight = adversarial_weight
-        self.warmup_epochs = warmup_epochs
+        self.num_students, self.temperature, self.warmup_epochs = num_students, temperature, warmup_epochs
+        self.kl_weight, self.adversarial_weight = kl_weight, adversarial_weight
+        self.discriminator_lr, self.discriminator_weight_decay = discriminator_lr, discriminator_weight_decay
         self.normalize_embeddings = normalize_embeddings
-        self.discriminator_lr = discriminator_lr
-        self.discriminator_weight_decay = discriminator_weight_decay
         self.automatic_optimization = False
-        #: per student (and "ensemble"): best validation score, its epoch, test there
-        self.selection: dict[str, dict[str, float | int | None]] = {}
+        #: per student ("s<k>") and "ensemble": best validation score, its epoch, test there
+        self.selection: dict[str, dict[str, Any]] = {}
         #: students whose validation score improved at the last validation epoch
         self.improved: list[int] = []
+        self.scored = [*(f"s{k}" for k in range(num_students)), "ensemble"]
 
     @property
     def students(self) -> list[NodeClassifier]:
         return [self.model, *self.peers]
 
-    # ------------------------------------------------------------------ set-up
+    def trained_models(self) -> list[NodeClassifier]:
+        return self.students
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         students = [p for s in self.students for p in s.parameters() if p.requires_grad]
         return [torch.optim.Adam(students, lr=self.lr, weight_decay=self.weight_decay),
                 *(torch.optim.Adam(d.parameters(), lr=self.discriminator_lr,
                                    weight_decay=self.discriminator_weight_decay) for d in self.discriminators)]
-
-    @property
-    def _keys(self) -> list[str]:
-        """What is scored: each student (``s<k>``) and the ensemble."""
-        return [*(f"s{k}" for k in range(self.num_students)), "ensemble"]
 
     def setup(self, stage: str) -> None:
         if getattr(self.trainer.datamodule, "sampled", False):
@@ -151,31 +135,23 @@ class OnlineDistillationModule(NodeClassificationModule):
         if self.multilabel:
             raise ConfigError("OnlineDistillationModule teaches each student by a softmax over its peers' logits; this "
                               "dataset is multi-label (independent tasks). Use offline distillation (LogitKD).")
-        for split in ("train", "val", "test"):
-            for key in self._keys:
-                if f"{split}_{key}" not in self.metrics:
-                    self.metrics[f"{split}_{key}"] = self.trainer.datamodule.make_metric()
+        for name in (f"{split}_{key}" for split in ("train", "val", "test") for key in self.scored):
+            if name not in self.metrics:
+                self.metrics[name] = self.trainer.datamodule.make_metric()
 
     # ------------------------------------------------------------------ training
-    def trained_models(self) -> list[NodeClassifier]:
-        return self.students
-
-    def group_forward(self, batch: Data) -> list[ModelOutput]:
-        return [s(**s.inputs(batch)) for s in self.students]
-
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
         student_opt, *discriminator_opts = self.optimizers()
-        outs = self.group_forward(batch)
-        mask = self.train_nodes(batch)
-        n = batch.num_nodes
+        outs = [s(**s.inputs(batch)) for s in self.students]
+        mask, n = self.train_nodes(batch), batch.num_nodes
         terms = {f"ce/s{k}": self.task_loss(o.logits[mask], batch.y[mask]) for k, o in enumerate(outs)}
         weights = dict.fromkeys(terms, 1.0)
         distilling = self.current_epoch >= self.warmup_epochs
         if distilling:
-            hidden = [self.discriminator_input(o) for o in outs]
+            hidden = [F.normalize(o.hiddens[-1], dim=-1) if self.normalize_embeddings else o.hiddens[-1]
+                      for o in outs]
             # the discriminators first: each D_k's loss depends on its own parameters only (the
-            # embeddings are detached), so one backward pass fills every D_k's gradient, and
-            # each D_k's optimizer steps its own parameters
+            # embeddings are detached), so one backward pass fills every D_k's gradient
             results = ring_discriminator_losses(list(self.discriminators), hidden, batch.edge_index)
             losses = {f"disc/d{k}": loss for k, (loss, _) in enumerate(results)}
             self.check_finite(losses)
@@ -185,8 +161,7 @@ class OnlineDistillationModule(NodeClassificationModule):
             for opt in discriminator_opts:
                 opt.step()
             for k, (loss, acc) in enumerate(results):
-                self.log(f"train/disc/d{k}", loss, batch_size=n)
-                self.log(f"train/disc/d{k}/acc", acc, batch_size=n)
+                self.log_dict({f"train/disc/d{k}": loss, f"train/disc/d{k}/acc": acc}, batch_size=n)
             for k, kl in enumerate(group_kl([o.logits for o in outs], self.temperature)):
                 terms[f"kl/s{k}"], weights[f"kl/s{k}"] = kl, self.kl_weight
         with self.toggled_optimizer(student_opt):  # the discriminators are frozen here
@@ -203,63 +178,46 @@ class OnlineDistillationModule(NodeClassificationModule):
             self.log(f"train/{self.metric_name}_s{k}", metric, batch_size=n)
         return total.detach()
 
-    def discriminator_input(self, out: ModelOutput) -> Tensor:
-        """What the discriminators see of a student: its last hidden layer, L2-normalised per
-        node when ``normalize_embeddings``."""
-        h = out.hiddens[-1]
-        return F.normalize(h, dim=-1) if self.normalize_embeddings else h
-
     # ------------------------------------------------------------------ evaluation
-    def _update(self, batch: Data, splits: tuple[str, ...]) -> None:
-        logits = [o.logits for o in self.group_forward(batch)]
-        keys = {f"s{k}": z for k, z in enumerate(logits)}
-        keys["ensemble"] = torch.stack(logits).mean(0)
-        for split in splits:
-            mask = getattr(batch, f"{split}_mask")
-            for key, z in keys.items():
-                self.metrics[f"{split}_{key}"].update(z[mask].detach(), batch.y[mask])
-
-    def _compute(self, split: str) -> dict[str, float]:
-        scores = {}
-        for key in self._keys:
-            metric = self.metrics[f"{split}_{key}"]
-            scores[key] = float(metric.compute())
-            metric.reset()
-        return scores
-
     def validation_step(self, batch: Data, batch_idx: int) -> None:
         # test is scored alongside validation only to be reported at each model's best
         # validation epoch (see `selection`); it never chooses anything
-        self._update(batch, ("val", "test"))
+        logits = [s(**s.inputs(batch)).logits for s in self.students]
+        logits.append(torch.stack(logits).mean(0))  # the ensemble
+        for split in ("val", "test"):
+            mask = getattr(batch, f"{split}_mask")
+            for key, z in zip(self.scored, logits):
+                self.metrics[f"{split}_{key}"].update(z[mask].detach(), batch.y[mask])
 
-    def test_step(self, batch: Data, batch_idx: int) -> None:
-        self._update(batch, ("val", "test"))
+    test_step = validation_step
+
+    def _scores(self, split: str) -> dict[str, float]:
+        scores = {key: float(self.metrics[f"{split}_{key}"].compute()) for key in self.scored}
+        for key in self.scored:
+            self.metrics[f"{split}_{key}"].reset()
+        return scores
 
     def on_validation_epoch_end(self) -> None:
-        val, test = self._compute("val"), self._compute("test")
+        val, test = self._scores("val"), self._scores("test")
         self._log_scores("val", val, val)
         self.improved = []
         if self.trainer.sanity_checking:
             return
         for key, score in val.items():
-            best = self.selection.get(key)
-            if best is None or score > best["val"]:
+            if key not in self.selection or score > self.selection[key]["val"]:
                 self.selection[key] = {"val": score, "test": test[key], "epoch": self.current_epoch}
-                if key != "ensemble":
-                    self.improved.append(int(key[1:]))
+                self.improved += [] if key == "ensemble" else [int(key[1:])]
 
     def on_test_epoch_end(self) -> None:
-        val, test = self._compute("val"), self._compute("test")
+        val, test = self._scores("val"), self._scores("test")
         self._log_scores("test", test, val)
 
     def _log_scores(self, split: str, scores: dict[str, float], val: dict[str, float]) -> None:
-        m = self.metric_name
         students = [scores[f"s{k}"] for k in range(self.num_students)]
         best = max(range(self.num_students), key=lambda k: val[f"s{k}"])
-        for key, score in scores.items():
-            self.log(f"{split}/{m}_{key}", score)
-        self.log(f"{split}/{m}_mean", sum(students) / len(students))
-        self.log(f"{split}/{m}", students[best], prog_bar=split == "val")
+        self.log_dict({f"{split}/{self.metric_name}_{key}": score for key, score in scores.items()})
+        self.log(f"{split}/{self.metric_name}_mean", sum(students) / len(students))
+        self.log(f"{split}/{self.metric_name}", students[best], prog_bar=split == "val")
 
     # ------------------------------------------------------------------ results
     def run_summary(self) -> dict[str, Any]:
