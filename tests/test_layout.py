@@ -10,7 +10,7 @@ import graphdistill
 #: lowest first; a module may import its own package and anything in a lower layer
 LAYERS = [
     {"__init__"},  # the version
-    {"errors", "provenance", "config_files"},
+    {"errors", "provenance", "config_files", "console"},
     {"models", "reporting"},  # reporting: tables and their provenance headers only
     {"data"},
     {"distill"},

@@ -15,17 +15,15 @@ A GNN layer that does not export is named in a one-line error.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
-import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .console import quiet
 from .errors import ConfigError
 from .models import NodeClassifier
 from .training.checkpoint import atomic_write, load_model
@@ -80,8 +78,7 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     names = ["x", "edge_index"][: len(inputs)]
     if fmt == "torchscript":
         try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with torch.no_grad(), quiet():
                 scripted = torch.jit.trace(wrapper, inputs, check_trace=False)
         except Exception as err:  # noqa: BLE001 - a layer that does not trace: one line
             raise ConfigError(_cannot(model, "TorchScript", err)) from None
@@ -97,8 +94,8 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     if len(inputs) > 1:
         dims["edge_index"] = {1: torch.export.Dim("num_edges", min=2)}
     try:
-        with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
-            warnings.simplefilter("ignore")
+        # the exporter's informational logging (missing torchvision ops, graph dumps) off
+        with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
             program = torch.onnx.export(wrapper, inputs, input_names=names, output_names=["logits"],
                                         dynamic_shapes=dims, dynamo=True, verbose=False)
     except Exception as err:  # noqa: BLE001 - a layer that does not export: one line
@@ -115,20 +112,6 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
                           f"(largest logit difference {result['max_abs_diff']:.2e}, allowed {tolerance:.1e}); "
                           "use --format torchscript.")
     return result
-
-
-@contextlib.contextmanager
-def _quiet_loggers(*names: str):
-    """The exporter's informational logging (missing torchvision ops, graph dumps) off."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 def run_onnx(path: str | Path, inputs: tuple[Tensor, ...]) -> Any:

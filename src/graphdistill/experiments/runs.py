@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import logging
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..config_files import CONFIG_DIR
+from ..console import quiet
 from ..errors import ConfigError
 from ..lightning_cli import run_config_hash, run_fit
 
@@ -66,14 +64,5 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
 def quiet_output() -> Iterator[None]:
     """A run's own output off (its summary line, Lightning's banners and tips, deprecation
     warnings), for the commands that print their own progress per run (compress, grid)."""
-    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    with quiet("lightning.pytorch", "lightning.fabric", "lightning", stdout=True):
+        yield
