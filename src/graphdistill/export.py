@@ -46,6 +46,16 @@ class Logits(nn.Module):
             return self.model(x[:, :self.features], None, position=x[:, self.features:]).logits
         return self.model(x, edge_index).logits
 
+    @staticmethod
+    def inputs(model: NodeClassifier, data: Any) -> tuple[Tensor, ...]:
+        """What the exported file reads for ``data``: the features, with the position features
+        appended for an MLP that reads them (the columns ``forward`` splits off), and the edges
+        for a GNN."""
+        x = data.x.float()
+        if getattr(model, "position_channels", 0):
+            x = model.encode(x, position=data.position)  # the MLP's own concatenation
+        return (x, data.edge_index) if model.uses_graph else (x,)
+
 
 def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) -> tuple[Tensor, ...]:
     """Random features (and a random graph for a GNN) of the model's input width."""
@@ -133,14 +143,11 @@ def onnx_latency(path: str | Path, model: NodeClassifier, data: Any, repeats: in
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x = data.x.float()
-    if getattr(model, "position_channels", 0):
-        x = torch.cat([x, data.position.float()], dim=1)
+    inputs = Logits.inputs(model, data)
     if nodes is not None:
         if model.uses_graph:
             raise ValueError("onnx_latency: rows of nodes only for a graph-free model")
-        x = x[nodes]
-    inputs = (x, data.edge_index) if model.uses_graph else (x,)
+        inputs = (inputs[0][nodes],)
     feeds = {arg.name: t.cpu().numpy() for arg, t in zip(session.get_inputs(), inputs)}
     times = []
     for i in range(warmup + repeats):
