@@ -1,4 +1,6 @@
 import statistics
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -93,9 +95,6 @@ def test_help_says_what_the_tool_does_and_version_works(capsys):
     assert "Lightning Trainer command line tool" not in text
     for command in ("fit", "validate", "test", "predict"):
         assert f"graphdistill {command} --config" in text
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-m", "graphdistill.cli", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and "graphdistill latency" in proc.stdout

@@ -192,9 +192,11 @@ class OnlineDistillationModule(NodeClassificationModule):
     test_step = validation_step
 
     def _scores(self, split: str) -> dict[str, float]:
-        scores = {key: float(self.metrics[f"{split}_{key}"].compute()) for key in self.scored}
+        scores = {}
         for key in self.scored:
-            self.metrics[f"{split}_{key}"].reset()
+            metric = self.metrics[f"{split}_{key}"]
+            scores[key] = float(metric.compute())
+            metric.reset()
         return scores
 
     def on_validation_epoch_end(self) -> None:
@@ -206,7 +208,8 @@ class OnlineDistillationModule(NodeClassificationModule):
         for key, score in val.items():
             if key not in self.selection or score > self.selection[key]["val"]:
                 self.selection[key] = {"val": score, "test": test[key], "epoch": self.current_epoch}
-                self.improved += [] if key == "ensemble" else [int(key[1:])]
+                if key != "ensemble":
+                    self.improved.append(int(key[1:]))
 
     def on_test_epoch_end(self) -> None:
         val, test = self._scores("val"), self._scores("test")
