@@ -14,7 +14,7 @@ import torch
 
 from graphdistill.cli import main
 from graphdistill.data import NodeDataModule
-from graphdistill.experiments import runs
+from graphdistill.experiments import compress, runs
 from graphdistill.experiments.compress import Compress, SearchSpace, method_config
 from graphdistill.export import export_model, run_onnx
 from graphdistill.models import GCN, MLP
@@ -51,6 +51,13 @@ def test_every_search_space_names_settings_its_method_config_has():
 def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # --out relative to the current folder, as in the README
     out = tmp_path / "out"
+    # a machine with a GPU also times student and teacher there (here the "GPU" timing runs on the CPU)
+    from graphdistill.evaluation import latency
+
+    timed, cpu_latency = [], latency.inference_latency
+    monkeypatch.setattr(compress, "latency_devices", lambda: ["cpu", "cuda"])
+    monkeypatch.setattr(latency, "inference_latency",
+                        lambda model, data, device, **kw: timed.append(device) or cpu_latency(model, data, "cpu", **kw))
     main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", "out",
           *QUICK])
     summary = json.loads((out / "summary.json").read_text())
@@ -74,6 +81,9 @@ def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, c
     for name in ("student.ckpt", "student.onnx", "student.pt", "report.md", "report.png"):
         assert (out / name).is_file(), name
     assert summary["exports"]["onnx"]["same_predictions"]
+    assert timed == ["cpu", "cuda", "cpu", "cuda"]  # the student, then the teacher
+    assert summary["exports"]["pytorch_latency_gpu"]["full_ms"] > 0 and summary["teacher"]["full_ms_gpu"] > 0
+    assert "full graph (GPU): PyTorch" in (out / "report.md").read_text()
     # the exported MLP gives PyTorch's predictions in onnxruntime on the real graph
     data = NodeDataModule("synthetic").data
     model = load_model(out / "student.ckpt").model.eval()

@@ -20,7 +20,10 @@
 5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration),
    ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript),
    ``report.md`` and ``report.png`` (validation accuracy per trial and method; accuracy vs
-   parameters and vs latency), ``chosen.yaml`` (the chosen method config).
+   parameters and vs latency), ``chosen.yaml`` (the chosen method config). Latency: the
+   student (PyTorch and the exported ONNX file in onnxruntime's CPU provider) and a
+   checkpoint teacher on the CPU, and in PyTorch on the GPU too when one is present
+   (:func:`latency_devices`).
 
 Every run keeps its ``results.json``; a finished run is read back when the same command runs
 again (``fit_seeded(reuse=True)``: a stored run made with another config is refused).
@@ -321,14 +324,16 @@ class Compress:
         adds_data = chosen_config is not None and (yaml.safe_load(chosen_config.read_text()) or {}).get("data")
         student_data = _datamodule(self.data_args, self.student_config(), chosen_config).data if adds_data else data
         exports = self._export(student_ckpt, student_data) if self.export else {}
-        teacher_latency = None
+        teacher_latency: dict[str, float] = {}
         if self.export and teacher.form == "checkpoint":
             from ..evaluation.latency import inference_latency
 
-            teacher_latency = inference_latency(teacher.model, data, "cpu")["full_ms"]
+            teacher_latency = {_latency_key(device): inference_latency(teacher.model, data, device)["full_ms"]
+                               for device in latency_devices()}
+            teacher.model.cpu()
         summary = {"dataset": self.dataset, "teacher": {"path": teacher_path, "form": teacher.form,
                                                         "parameters": teacher.num_parameters, "test": teacher_test,
-                                                        "full_ms": teacher_latency},
+                                                        "full_ms": None, **teacher_latency},
                    "alone": _stats(alone), "chosen": {"method": chosen_name, **_stats(final),
                                                        "config": str(chosen_config) if chosen_config else None},
                    "trials": _trials(study),
@@ -361,7 +366,9 @@ class Compress:
 
         exports: dict[str, Any] = {}
         model = load_model(ckpt).model
-        exports["pytorch_latency"] = inference_latency(model, data, "cpu")
+        for device in latency_devices():
+            exports[f"pytorch_latency{_latency_key(device)[len('full_ms'):]}"] = inference_latency(model, data, device)
+        model.cpu()
         for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
             try:
                 exports[fmt] = export_checkpoint(ckpt, fmt, self.out / f"student{suffix}")
@@ -374,6 +381,17 @@ class Compress:
 
 
 # ---------------------------------------------------------------------------- helpers
+def latency_devices() -> list[str]:
+    """Where compress times inference: the CPU, and the GPU when one is present."""
+    import torch
+
+    return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+def _latency_key(device: str) -> str:
+    return "full_ms" if device == "cpu" else "full_ms_gpu"
+
+
 def _dataset_name(data_args: list[str]) -> str:
     from ..data import dataset_info
 
@@ -464,7 +482,12 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     if latency:
         lines.append(f"Student inference on the full graph (CPU): PyTorch {latency['full_ms']:.2f} ms"
                      + (f", ONNX Runtime {exports['onnx']['latency']['full_ms']:.2f} ms"
-                        if "latency" in exports.get("onnx", {}) else "") + ".")
+                        if "latency" in exports.get("onnx", {}) else "")
+                     + (f"; teacher {teacher['full_ms']:.2f} ms" if teacher.get("full_ms") else "") + ".")
+    gpu = exports.get("pytorch_latency_gpu")
+    if gpu:
+        lines.append(f"Student inference on the full graph (GPU): PyTorch {gpu['full_ms']:.2f} ms"
+                     + (f"; teacher {teacher['full_ms_gpu']:.2f} ms" if teacher.get("full_ms_gpu") else "") + ".")
     for fmt in ("onnx", "torchscript"):
         if fmt in exports:
             e = exports[fmt]
