@@ -116,15 +116,19 @@ def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) 
     from ..data import NodeDataModule
     from ..data.synthetic import CSBMConfig
 
-    split = fingerprint.get("split", "official")
+    split, _, inductive = fingerprint.get("split", "official").partition(":inductive:")
     kwargs: dict[str, Any] = {"dataset": fingerprint["dataset"], "root": root,
                               "normalize_features": fingerprint.get("normalize_features")}
-    if split.startswith("random:"):
-        _, seed, train, val = split.split(":")
-        kwargs.update(split="random", split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
+    if split.startswith(("random:", "glnn:")):
+        name, seed, train, val = split.split(":")
+        kwargs.update(split=name, split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
     elif split.startswith("ratio:"):
         _, seed, ratios = split.split(":")
         kwargs.update(split=ratios, split_seed=int(seed))
+    if inductive:
+        kwargs["inductive"] = float(inductive)
+    if str(fingerprint.get("positions", "")).startswith("spectral:"):
+        kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
     if "synthetic" in fingerprint:
         kwargs["synthetic"] = CSBMConfig(**fingerprint["synthetic"])
     if "source" in fingerprint:  # a user's own graph file
