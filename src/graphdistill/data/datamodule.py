@@ -350,6 +350,29 @@ class NodeDataModule(L.LightningDataModule):
                             "undirected": self.undirected}
         return fp
 
+    @classmethod
+    def from_fingerprint(cls, fingerprint: dict[str, Any], root: str | Path | None = None) -> NodeDataModule:
+        """The data module of the graph, split and inputs a :meth:`fingerprint` names (the
+        reader of what :meth:`_split_name` and :meth:`_fingerprint` write)."""
+        split, _, inductive = fingerprint.get("split", "official").partition(":inductive:")
+        kwargs: dict[str, Any] = {"dataset": fingerprint["dataset"], "root": root,
+                                  "normalize_features": fingerprint.get("normalize_features")}
+        if split.startswith(("random:", "glnn:")):
+            name, seed, train, val = split.split(":")
+            kwargs.update(split=name, split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
+        elif split.startswith("ratio:"):
+            _, seed, ratios = split.split(":")
+            kwargs.update(split=ratios, split_seed=int(seed))
+        if inductive:
+            kwargs["inductive"] = float(inductive)
+        if str(fingerprint.get("positions", "")).startswith("spectral:"):
+            kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
+        if "synthetic" in fingerprint:
+            kwargs["synthetic"] = CSBMConfig(**fingerprint["synthetic"])
+        if "source" in fingerprint:  # a user's own graph file
+            kwargs["undirected"] = fingerprint["source"].get("undirected", True)
+        return cls(**kwargs)
+
     def _split_name(self) -> str:
         inductive = f":inductive:{self.inductive:g}" if self.inductive else ""
         if self.ratios is not None:

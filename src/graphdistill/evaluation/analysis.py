@@ -114,26 +114,8 @@ def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] =
 def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) -> Data:
     """The graph and split a checkpoint was trained on, rebuilt from its data fingerprint."""
     from ..data import NodeDataModule
-    from ..data.synthetic import CSBMConfig
 
-    split, _, inductive = fingerprint.get("split", "official").partition(":inductive:")
-    kwargs: dict[str, Any] = {"dataset": fingerprint["dataset"], "root": root,
-                              "normalize_features": fingerprint.get("normalize_features")}
-    if split.startswith(("random:", "glnn:")):
-        name, seed, train, val = split.split(":")
-        kwargs.update(split=name, split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
-    elif split.startswith("ratio:"):
-        _, seed, ratios = split.split(":")
-        kwargs.update(split=ratios, split_seed=int(seed))
-    if inductive:
-        kwargs["inductive"] = float(inductive)
-    if str(fingerprint.get("positions", "")).startswith("spectral:"):
-        kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
-    if "synthetic" in fingerprint:
-        kwargs["synthetic"] = CSBMConfig(**fingerprint["synthetic"])
-    if "source" in fingerprint:  # a user's own graph file
-        kwargs["undirected"] = fingerprint["source"].get("undirected", True)
-    datamodule = NodeDataModule(**kwargs)
+    datamodule = NodeDataModule.from_fingerprint(fingerprint, root)
     if fingerprint.get("graph") and datamodule.fingerprint()["graph"] != fingerprint["graph"]:
         raise ConfigError(f"The graph at {fingerprint['dataset']} is no longer the one the checkpoint was trained on "
                           "(its content hash differs): restore the original data.")

@@ -328,8 +328,8 @@ class Compress:
         if self.export and teacher.form == "checkpoint":
             from ..evaluation.latency import inference_latency
 
-            teacher_latency = {_latency_key(device): inference_latency(teacher.model, data, device)["full_ms"]
-                               for device in latency_devices()}
+            teacher_latency = {f"full_ms{_device_suffix(d)}": inference_latency(teacher.model, data, d)["full_ms"]
+                               for d in latency_devices()}
             teacher.model.cpu()
         summary = {"dataset": self.dataset, "teacher": {"path": teacher_path, "form": teacher.form,
                                                         "parameters": teacher.num_parameters, "test": teacher_test,
@@ -367,7 +367,7 @@ class Compress:
         exports: dict[str, Any] = {}
         model = load_model(ckpt).model
         for device in latency_devices():
-            exports[f"pytorch_latency{_latency_key(device)[len('full_ms'):]}"] = inference_latency(model, data, device)
+            exports[f"pytorch_latency{_device_suffix(device)}"] = inference_latency(model, data, device)
         model.cpu()
         for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
             try:
@@ -388,8 +388,9 @@ def latency_devices() -> list[str]:
     return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 
 
-def _latency_key(device: str) -> str:
-    return "full_ms" if device == "cpu" else "full_ms_gpu"
+def _device_suffix(device: str) -> str:
+    """How a latency key names the device: nothing for the CPU, ``_gpu`` for the GPU."""
+    return "" if device == "cpu" else "_gpu"
 
 
 def _dataset_name(data_args: list[str]) -> str:
