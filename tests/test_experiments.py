@@ -348,3 +348,9 @@ def test_analysis_rebuilds_the_graph_a_checkpoint_was_trained_on_from_its_finger
         assert torch.equal(rebuilt[key], trained.data[key])
     if "positions" in options:
         assert torch.equal(rebuilt.position, trained.data.position)
+
+
+def test_a_tampered_data_record_gets_one_line_not_a_traceback():
+    fingerprint = NodeDataModule("synthetic", split="glnn").fingerprint()
+    with pytest.raises(ConfigError, match="names a split or inputs graphdistill does not write"):
+        data_from_fingerprint({**fingerprint, "split": "glnn:x:20:30"})

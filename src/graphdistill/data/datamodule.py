@@ -357,16 +357,22 @@ class NodeDataModule(L.LightningDataModule):
         split, _, inductive = fingerprint.get("split", "official").partition(":inductive:")
         kwargs: dict[str, Any] = {"dataset": fingerprint["dataset"], "root": root,
                                   "normalize_features": fingerprint.get("normalize_features")}
-        if split.startswith(("random:", "glnn:")):
-            name, seed, train, val = split.split(":")
-            kwargs.update(split=name, split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
-        elif split.startswith("ratio:"):
-            _, seed, ratios = split.split(":")
-            kwargs.update(split=ratios, split_seed=int(seed))
-        if inductive:
-            kwargs["inductive"] = float(inductive)
-        if str(fingerprint.get("positions", "")).startswith("spectral:"):
-            kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
+        try:
+            if split.startswith(("random:", "glnn:")):
+                name, seed, train, val = split.split(":")
+                kwargs.update(split=name, split_seed=int(seed), train_per_class=int(train), val_per_class=int(val))
+            elif split.startswith("ratio:"):
+                _, seed, ratios = split.split(":")
+                kwargs.update(split=ratios, split_seed=int(seed))
+            if inductive:
+                kwargs["inductive"] = float(inductive)
+            if str(fingerprint.get("positions", "")).startswith("spectral:"):
+                kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
+        except ValueError:
+            raise ConfigError(f"A checkpoint's data record names a split or inputs graphdistill does not write "
+                              f"(split {fingerprint.get('split')!r:.80}, "
+                              f"positions {fingerprint.get('positions')!r:.40}): train it again with graphdistill "
+                              "fit.") from None
         if "synthetic" in fingerprint:
             kwargs["synthetic"] = CSBMConfig(**fingerprint["synthetic"])
         if "source" in fingerprint:  # a user's own graph file
