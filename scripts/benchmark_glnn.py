@@ -1,6 +1,6 @@
 """Graph-free MLP students under the GNN-to-MLP protocol (GLNN's "P1"), next to the published numbers.
 
-Runs the grid ``configs/experiments/glnn.yaml`` (SAGE 2×128 teacher; MLP 2×128 students:
+Runs a grid (``--grid``, default ``configs/experiments/glnn.yaml``: SAGE 2×128 teacher; MLP 2×128 students:
 alone, GLNN, and graphdistill's structure-aware methods; glnn split) on each dataset, once
 transductive and once inductive (``--data.inductive=0.2``: 20 % of the test nodes and
 their edges hidden during training), then writes ``benchmarks/results/glnn.md`` (+ PNG):
@@ -14,6 +14,8 @@ their edges hidden during training), then writes ``benchmarks/results/glnn.md`` 
   throughput, plus the exported ONNX MLP in onnxruntime::
 
     python scripts/benchmark_glnn.py --root ../shared/datasets --seeds 10
+    python scripts/benchmark_glnn.py --root ../shared/datasets --seeds 10 \
+        --grid configs/experiments/glnn_sampled_teacher.yaml --out benchmarks/results/glnn_sampled.md
 
 Every run keeps its ``results.json`` (with its config hash) under ``--workdir``; a rerun reads
 finished runs back and refuses any made with another config.
@@ -27,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from graphdistill.config_files import CONFIG_DIR
 from graphdistill.data import NodeDataModule
-from graphdistill.errors import exit_on_user_error
+from graphdistill.errors import ConfigError, exit_on_user_error
 from graphdistill.evaluation.latency import inference_latency, load_model, timed_nodes
-from graphdistill.experiments.grid import Grid, run_grid, write_tables
+from graphdistill.experiments.grid import Grid, label, run_grid, write_tables
 from graphdistill.export import export_model, onnx_latency
 from graphdistill.reporting.tables import markdown_table, mean_std, run_header, write_report
 
@@ -53,14 +56,15 @@ def _best_method(rows_runs: dict[str, list[dict[str, Any]]]) -> str:
     return max(candidates, key=lambda m: sum(r["best_val"] for r in candidates[m]) / len(candidates[m]))
 
 
-def _runs(workdir: Path, dataset: str, seeds: int, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _runs(workdir: Path, dataset: str, seeds: int, student: str, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The grid's stored results per method (``teacher``, ``alone``, methods) for a dataset."""
     import json
 
     out: dict[str, list[dict[str, Any]]] = {}
     for seed in range(seeds):
         base = workdir / dataset / f"seed{seed}"
-        for name, folder in [("teacher", "teacher"), ("alone", "mlp128_alone"), *((m, f"mlp128_{m}") for m in methods)]:
+        folders = [("teacher", "teacher"), ("alone", f"{student}_alone"), *((m, f"{student}_{m}") for m in methods)]
+        for name, folder in folders:
             out.setdefault(name, []).append(json.loads((base / folder / "results.json").read_text()))
     return out
 
@@ -95,9 +99,9 @@ def _plot(summary: list[dict[str, Any]], path: Path) -> None:
     labels = ["SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP"]
     fig, ax = plt.subplots(figsize=(8, 4.6))
     width = 0.8 / (len(names) + 1)
-    for i, (name, label) in enumerate(zip(names, labels)):
+    for i, (name, legend) in enumerate(zip(names, labels)):
         ax.bar([d + i * width for d in range(len(summary))], [100 * s[name].mean for s in summary], width,
-               yerr=[100 * s[name].std for s in summary], capsize=2, label=label)
+               yerr=[100 * s[name].std for s in summary], capsize=2, label=legend)
     vq = [PUBLISHED.get(s["dataset"], (None,) * 5)[4] for s in summary]
     ax.scatter([d + len(names) * width for d, v in enumerate(vq) if v], [v for v in vq if v], marker="*", s=90,
                color="black", label="VQGraph (published)", zorder=3)
@@ -121,10 +125,18 @@ def main() -> None:
                         help="other seeds for some datasets, e.g. coauthor-cs=3 (M: its inductive seeds)")
     parser.add_argument("--inductive-seeds", type=int, default=None,
                         help="at most this many seeds in the inductive runs (default: as transductive)")
+    parser.add_argument("--grid", default="configs/experiments/glnn.yaml",
+                        help="the grid (a packaged one, as configs/experiments/glnn_sampled_teacher.yaml, or a path): "
+                             "its teacher, one MLP student and its methods, which must include glnn")
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "glnn")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
     args = parser.parse_args()
-    grid = Grid.from_yaml(CONFIG_DIR / "experiments" / "glnn.yaml")
+    packaged = CONFIG_DIR / args.grid.removeprefix("configs/")
+    grid = Grid.from_yaml(packaged if packaged.is_file() else args.grid)
+    if len(grid.students) != 1 or "glnn" not in grid.methods or isinstance(grid.teacher, dict):
+        raise ConfigError(f"{args.grid}: the GLNN benchmark takes one teacher, one student and the glnn method "
+                          f"among the methods (got teacher {grid.teacher!r}, students {grid.students}).")
+    student = label(grid.students[0])
     per_dataset = {k: [int(n) for n in v.split("/")] for k, v in (item.split("=", 1) for item in args.seeds_for)}
     settings = {"transductive": [], "inductive": ["--data.inductive=0.2"]}
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
@@ -140,9 +152,9 @@ def main() -> None:
             work = args.workdir / setting
             rows[setting] += run_grid(one, work, work / f"{dataset}_table", root=args.root, latency=False,
                                       analysis=False, log=lambda line, s=setting: print(f"[{s}] {line}", flush=True))
-            runs[(dataset, setting)] = _runs(work, dataset, seeds, grid.methods)
+            runs[(dataset, setting)] = _runs(work, dataset, seeds, student, grid.methods)
     for setting in settings:
-        write_tables(rows[setting], args.out.with_name(f"glnn_{setting}"), title=f"GLNN protocol, {setting}")
+        write_tables(rows[setting], args.out.with_name(f"{args.out.stem}_{setting}"), title=f"GLNN protocol, {setting}")
 
     summary, p1, inductive, latency = [], [], [], []
     for dataset in args.datasets:
@@ -167,15 +179,19 @@ def main() -> None:
                         f"{lat['onnx_full_ms']:.2f}"])
     plot = args.out.with_suffix(".png")
     _plot(summary, plot)
+    teacher_config = CONFIG_DIR / grid.teacher_config(args.datasets[0])
+    teacher_data = (yaml.safe_load(teacher_config.read_text()) or {}).get("data", {})
+    training = (f"trained on sampled neighbourhoods (fan-out {teacher_data['num_neighbors']})"
+                if teacher_data.get("loader") == "neighbor" else "full-graph training")
     text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
 Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
 with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
-(`configs/<dataset>/sage.yaml`, full-graph training, 200 epochs); MLP 2x128 students
-(`configs/<dataset>/student_mlp128.yaml`), all no larger than the teacher. Test accuracy (%) at the best
+(`configs/<dataset>/{grid.teacher}.yaml`, {training}, 200 epochs); MLP 2x128 students
+(`configs/<dataset>/student_{grid.students[0]}.yaml`), all no larger than the teacher. Test accuracy (%) at the best
 validation epoch, mean ± std over seeds (each seed a new split). "best graphdistill" is the method with
 the highest mean *validation* accuracy among {', '.join(m for m in grid.methods if m != 'glnn')}. Published
 columns are the papers' numbers (their data are CPF's copies of these graphs). Full per-method tables:
-`glnn_transductive.md`, `glnn_inductive.md`.
+`{args.out.stem}_transductive.md`, `{args.out.stem}_inductive.md`.
 
 ## Transductive (P1)
 

@@ -70,6 +70,8 @@ def test_inductive_training_graph_has_no_hidden_node_or_edge():
     kept = ~unseen[data.edge_index].any(0)
     assert observed.edge_index.size(1) == int(kept.sum())  # exactly the edges between observed nodes
     assert torch.equal(observed.x, data.x[~unseen])
+    seen_ids = observed.n_id[torch.randperm(observed.num_nodes)[:50]]
+    assert torch.equal(observed.n_id[dm.training_rows(seen_ids)], seen_ids)  # global id -> observed row
     assert dm.fingerprint()["split"].endswith(":inductive:0.2")
     with pytest.raises(ConfigError, match="inductive"):
         NodeDataModule("synthetic", inductive=1.5)
@@ -84,10 +86,14 @@ class _SeenNodes(Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.unseen = trainer.datamodule.data.unseen_mask.cpu()
+        self.sampled_batches = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.ids.append(batch.n_id[batch.edge_index.reshape(-1)].cpu())
-        self.ids.append(batch.n_id.cpu())
+        ids = batch.n_id.cpu()
+        if getattr(batch, "batch_size", None) is not None:  # sampled from the observed graph
+            self.sampled_batches += 1
+        self.ids.append(ids[batch.edge_index.reshape(-1).cpu()])
+        self.ids.append(ids)
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         self.on_train_batch_start(trainer, pl_module, batch, batch_idx)
@@ -97,12 +103,17 @@ class _SeenNodes(Callback):
         assert not any(bool(self.unseen[ids].any()) for ids in self.ids)
 
 
-def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, monkeypatch):
+@pytest.mark.parametrize("teacher_loader", ["full", "neighbor"])
+def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, monkeypatch, teacher_loader):
     common = ["--data.inductive=0.2", "--trainer.max_epochs=30", "--trainer.logger=false"]
+    sampling = ["--data.loader=neighbor", "--data.num_neighbors=[5,5,5]", "--data.batch_size=64"]
+    if teacher_loader == "neighbor":
+        pytest.importorskip("torch_sparse", reason="neighbor sampling needs torch-sparse or pyg-lib")
     teacher_spy, student_spy = _SeenNodes(), _SeenNodes()
-    teacher = run_fit("--config", config("synthetic/gcn.yaml"), *common, f"--trainer.default_root_dir={tmp_path / 't'}",
-                      callbacks=[teacher_spy])
+    teacher = run_fit("--config", config("synthetic/gcn.yaml"), *common, *(sampling if teacher_loader == "neighbor"
+                      else []), f"--trainer.default_root_dir={tmp_path / 't'}", callbacks=[teacher_spy])
     teacher_spy.check()
+    assert (teacher_spy.sampled_batches > 0) == (teacher_loader == "neighbor")
 
     computed_on: list[torch.Tensor] = []
     original = FrozenTeacher._compute
@@ -114,9 +125,11 @@ def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, 
     monkeypatch.setattr(FrozenTeacher, "_compute", recording)
     student = run_fit("--config", config("synthetic/student_mlp.yaml"), "--config", config("methods/glnn.yaml"),
                       f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
+                      *(sampling if teacher_loader == "neighbor" else []),
                       "--model.init_args.cache_teacher_outputs=false", f"--trainer.default_root_dir={tmp_path / 's'}",
                       callbacks=[student_spy])
     student_spy.check()
+    assert (student_spy.sampled_batches > 0) == (teacher_loader == "neighbor")
     unseen = teacher_spy.unseen
     assert unseen is not None and torch.equal(unseen, student_spy.unseen)
     assert computed_on and not any(bool(unseen[ids].any()) for ids in computed_on)

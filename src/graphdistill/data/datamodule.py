@@ -107,6 +107,8 @@ class NodeDataModule(L.LightningDataModule):
     Every batch is a PyG ``Data`` with ``x``, ``edge_index``, ``y``, ``train_mask``,
     ``val_mask``, ``test_mask`` and ``n_id`` (the global id of each node in the batch). In
     full-batch mode the batch is the whole graph and ``n_id`` is ``arange(num_nodes)``.
+    Training samples from the training graph (:attr:`training_graph`): under ``inductive``,
+    the observed subgraph, whose rows :meth:`training_rows` finds from the global ids.
 
     Args:
         dataset: ``synthetic`` (default; no download), ``cora``, ``citeseer``, ``pubmed``,
@@ -219,9 +221,6 @@ class NodeDataModule(L.LightningDataModule):
         if not 0.0 <= inductive < 1.0:
             raise ConfigError(f"inductive is the share of test nodes hidden during training, in [0, 1) (GLNN: 0.2), "
                               f"got {inductive}.")
-        if inductive and loader != "full":
-            raise ConfigError("inductive runs with loader: full only (the observed graph is one batch); drop "
-                              "--data.loader neighbor or --data.inductive.")
         if positions < 0:
             raise ConfigError(f"positions is a width (0: none), got {positions}.")
         self.inductive = inductive
@@ -240,6 +239,7 @@ class NodeDataModule(L.LightningDataModule):
         self._num_classes: int | None = None
         self._file_read = False
         self._device_graphs: dict[tuple[int, torch.device], Data] = {}
+        self._rows: Tensor | None = None  # training_rows' lookup
 
     # ------------------------------------------------------------------ the graph
     @cached_property
@@ -295,6 +295,18 @@ class NodeDataModule(L.LightningDataModule):
         observed = self.data.subgraph(~self.data.unseen_mask)
         observed.unseen_mask = torch.zeros(observed.num_nodes, dtype=torch.bool)
         return observed
+
+    def training_rows(self, n_id: Tensor) -> Tensor:
+        """The rows of :attr:`training_graph` (and of what is computed on it, such as the
+        teacher's outputs) of the nodes with global ids ``n_id``: ``n_id`` itself but under
+        ``inductive``, where the training graph is the observed subgraph."""
+        if not self.inductive:
+            return n_id
+        if self._rows is None or self._rows.device != n_id.device:
+            rows = torch.full((self.num_nodes,), -1, dtype=torch.long)
+            rows[self.training_graph.n_id] = torch.arange(self.training_graph.num_nodes)
+            self._rows = rows.to(n_id.device)
+        return self._rows[n_id]
 
     @property
     def num_features(self) -> int:
@@ -430,29 +442,32 @@ class NodeDataModule(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def training_seeds(self) -> Tensor:
-        """Global ids of the seed nodes of the training batches under ``neighbor``."""
+        """Ids of the seed nodes of the training batches under ``neighbor``, in the training
+        graph (the whole graph but under ``inductive``)."""
+        graph = self.training_graph
         seeds = self.train_seeds
         if seeds == "auto":
             module = self.trainer.lightning_module if self.trainer is not None else None
             seeds = "all" if getattr(module, "uses_unlabelled_nodes", False) else "train"
         if seeds == "all":  # every node of the classified type (all nodes but on typed graphs)
-            target = getattr(self.data, "target_mask", None)
-            return torch.arange(self.num_nodes) if target is None else target.nonzero().view(-1)
-        return self.data.train_mask.nonzero().view(-1)
+            target = getattr(graph, "target_mask", None)
+            return torch.arange(graph.num_nodes) if target is None else target.nonzero().view(-1)
+        return graph.train_mask.nonzero().view(-1)
 
     def train_dataloader(self) -> DataLoader:
         if not self.sampled:
             return self._full_graph_loader(self.training_graph)
         from torch_geometric.loader import NeighborLoader
 
-        graph, transform = self.data, None
+        graph, transform = self.training_graph, None
         if self.sparse_features is not None:
             # sparse features (bag of words): the sampler copies everything but x; each batch
             # gets its feature rows as a sparse CSR matrix, moving only the non-zeros
-            graph = copy.copy(self.data)
+            num_nodes = graph.num_nodes
+            graph = copy.copy(graph)
             del graph.x
-            graph.num_nodes = self.num_nodes
-            transform = _FeatureRows(self.sparse_features)
+            graph.num_nodes = num_nodes
+            transform = _FeatureRows(self.sparse_features)  # by global id (n_id)
         # Under DDP, Lightning swaps the shuffling sampler for a DistributedSampler over
         # the seed nodes, so each rank draws its own share of seeds every epoch.
         return NeighborLoader(

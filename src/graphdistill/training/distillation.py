@@ -183,11 +183,12 @@ class DistillationModule(NodeClassificationModule):
 
     # ------------------------------------------------------------------ loss
     def teacher_batch(self, batch: Data) -> ModelOutput:
-        """The teacher's outputs for the batch's nodes (by global id)."""
+        """The teacher's outputs for the batch's nodes (by global id; the outputs are rows of
+        the training graph)."""
         outputs = self._ensure_teacher_outputs()
         if getattr(batch, "batch_size", None) is None and batch.num_nodes == outputs.logits.size(0):
             return outputs  # the whole graph
-        return outputs[batch.n_id]
+        return outputs[self.trainer.datamodule.training_rows(batch.n_id)]
 
     def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
         teacher = self.teacher_batch(batch)
