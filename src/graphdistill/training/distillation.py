@@ -188,7 +188,8 @@ class DistillationModule(NodeClassificationModule):
         outputs = self._ensure_teacher_outputs()
         if getattr(batch, "batch_size", None) is None and batch.num_nodes == outputs.logits.size(0):
             return outputs  # the whole graph
-        return outputs[self.trainer.datamodule.training_rows(batch.n_id)]
+        datamodule = getattr(self._trainer, "datamodule", None)  # none: not attached to a trainer
+        return outputs[batch.n_id if datamodule is None else datamodule.training_rows(batch.n_id)]
 
     def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
         teacher = self.teacher_batch(batch)
