@@ -140,8 +140,8 @@ class NodeDataModule(L.LightningDataModule):
             (:attr:`training_graph`): teacher and student train and select on the
             observed graph, and a teacher's outputs are computed on it, so no hidden node
             reaches training. Test runs on the whole graph and logs ``test/<metric>`` (all
-            test nodes), ``test/<metric>_observed`` and ``test/<metric>_unseen``. Full-graph
-            loader only.
+            test nodes), ``test/<metric>_observed`` and ``test/<metric>_unseen``. Either
+            loader (``neighbor`` samples from the observed graph).
         positions: width of the position features (Laplacian eigenmaps of the training
             graph, :mod:`graphdistill.data.positions`) stored as ``data.position`` for
             models that read them (``MLP(position_channels=...)``, same width); 0: none.
