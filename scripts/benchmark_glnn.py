@@ -183,6 +183,7 @@ def main() -> None:
     teacher_data = (yaml.safe_load(teacher_config.read_text()) or {}).get("data", {})
     training = (f"trained on sampled neighbourhoods (fan-out {teacher_data['num_neighbors']})"
                 if teacher_data.get("loader") == "neighbor" else "full-graph training")
+    threads = torch.get_num_threads()
     text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
 Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
 with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
@@ -204,7 +205,7 @@ columns are the papers' numbers (their data are CPF's copies of these graphs). F
 
 {markdown_table(["dataset", "seeds", "model", "observed", "unseen", "all"], inductive)}
 
-## Latency (seed 0, inductive checkpoints, CPU, {torch.get_num_threads()} threads)
+## Latency (seed 0, inductive checkpoints, CPU, {threads} thread{'' if threads == 1 else 's'})
 
 Predicting 10 random unseen nodes from scratch: the SAGE teacher extracts their 2-hop neighbourhood in the
 whole graph and runs on it; the MLP reads the nodes' own rows (features, and stored position features where
