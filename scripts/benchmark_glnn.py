@@ -31,7 +31,7 @@ from typing import Any
 import torch
 import yaml
 
-from graphdistill.config_files import CONFIG_DIR
+from graphdistill.config_files import CONFIG_DIR, resolve_config
 from graphdistill.data import NodeDataModule
 from graphdistill.errors import ConfigError, exit_on_user_error
 from graphdistill.evaluation.latency import inference_latency, load_model, timed_nodes
@@ -63,7 +63,8 @@ def _runs(workdir: Path, dataset: str, seeds: int, student: str, methods: list[s
     out: dict[str, list[dict[str, Any]]] = {}
     for seed in range(seeds):
         base = workdir / dataset / f"seed{seed}"
-        folders = [("teacher", "teacher"), ("alone", f"{student}_alone"), *((m, f"{student}_{m}") for m in methods)]
+        folders = [("teacher", "teacher"), ("alone", f"{student}_alone"),
+                   *((m, f"{student}_{label(m)}") for m in methods)]
         for name, folder in folders:
             out.setdefault(name, []).append(json.loads((base / folder / "results.json").read_text()))
     return out
@@ -131,8 +132,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "glnn")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
     args = parser.parse_args()
-    packaged = CONFIG_DIR / args.grid.removeprefix("configs/")
-    grid = Grid.from_yaml(packaged if packaged.is_file() else args.grid)
+    grid = Grid.from_yaml(resolve_config(args.grid))
     if len(grid.students) != 1 or "glnn" not in grid.methods or isinstance(grid.teacher, dict):
         raise ConfigError(f"{args.grid}: the GLNN benchmark takes one teacher, one student and the glnn method "
                           f"among the methods (got teacher {grid.teacher!r}, students {grid.students}).")

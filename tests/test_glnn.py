@@ -103,17 +103,17 @@ class _SeenNodes(Callback):
         assert not any(bool(self.unseen[ids].any()) for ids in self.ids)
 
 
-@pytest.mark.parametrize("teacher_loader", ["full", "neighbor"])
-def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, monkeypatch, teacher_loader):
+@pytest.mark.parametrize("loader", ["full", "neighbor"])
+def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, monkeypatch, loader):
     common = ["--data.inductive=0.2", "--trainer.max_epochs=30", "--trainer.logger=false"]
     sampling = ["--data.loader=neighbor", "--data.num_neighbors=[5,5,5]", "--data.batch_size=64"]
-    if teacher_loader == "neighbor":
+    if loader == "neighbor":
         pytest.importorskip("torch_sparse", reason="neighbor sampling needs torch-sparse or pyg-lib")
     teacher_spy, student_spy = _SeenNodes(), _SeenNodes()
-    teacher = run_fit("--config", config("synthetic/gcn.yaml"), *common, *(sampling if teacher_loader == "neighbor"
+    teacher = run_fit("--config", config("synthetic/gcn.yaml"), *common, *(sampling if loader == "neighbor"
                       else []), f"--trainer.default_root_dir={tmp_path / 't'}", callbacks=[teacher_spy])
     teacher_spy.check()
-    assert (teacher_spy.sampled_batches > 0) == (teacher_loader == "neighbor")
+    assert (teacher_spy.sampled_batches > 0) == (loader == "neighbor")
 
     computed_on: list[torch.Tensor] = []
     original = FrozenTeacher._compute
@@ -125,11 +125,11 @@ def test_inductive_no_hidden_node_reaches_teacher_or_student_training(tmp_path, 
     monkeypatch.setattr(FrozenTeacher, "_compute", recording)
     student = run_fit("--config", config("synthetic/student_mlp.yaml"), "--config", config("methods/glnn.yaml"),
                       f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
-                      *(sampling if teacher_loader == "neighbor" else []),
+                      *(sampling if loader == "neighbor" else []),
                       "--model.init_args.cache_teacher_outputs=false", f"--trainer.default_root_dir={tmp_path / 's'}",
                       callbacks=[student_spy])
     student_spy.check()
-    assert (student_spy.sampled_batches > 0) == (teacher_loader == "neighbor")
+    assert (student_spy.sampled_batches > 0) == (loader == "neighbor")
     unseen = teacher_spy.unseen
     assert unseen is not None and torch.equal(unseen, student_spy.unseen)
     assert computed_on and not any(bool(unseen[ids].any()) for ids in computed_on)
