@@ -1,6 +1,7 @@
 """Every module under DDP: 2 CPU processes (gloo) train, validate and test the same model as
-one process, for plain training, KD, G-CRD, ABKD, GraphAKD (several optimizers) and OAD
-(K students and K discriminators); and the SLURM scripts' command as a 2-task job."""
+one process, for plain training, KD, KD with adversarial feature augmentation (extra student
+passes inside a step), G-CRD, ABKD, GraphAKD (several optimizers) and OAD (K students and K
+discriminators); and the SLURM scripts' command as a 2-task job."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ STUDENT = ["--config", config("synthetic/student_gcn.yaml"), "--model.init_args.
 METHODS = {
     "plain": [],
     "kd": ["--config", config("methods/kd.yaml")],
+    "kd_adversarial": ["--config", config("methods/kd_adversarial.yaml")],
     "gcrd": ["--config", config("methods/gcrd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
     "abkd": ["--config", config("methods/abkd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
     "graphakd": ["--config", config("methods/graphakd.yaml")],

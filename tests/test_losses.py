@@ -7,6 +7,7 @@ import torch
 from torch_geometric.data import Data
 
 from graphdistill.distill import (
+    AdversarialFeatures,
     AttentionTransfer,
     ContrastiveDistiller,
     FitNet,
@@ -246,3 +247,60 @@ def test_softmax_only_components_refuse_a_multilabel_task():
 def test_a_zero_temperature_is_refused(make):
     with pytest.raises(ConfigError, match="temperature must be positive"):
         make()
+
+
+def test_adversarial_features_matches_hand_computation():
+    """One ascent step on a linear student, KD at T = 1: δ = clip(δ₀ + ε·sign(∂KL/∂x), ±ε),
+    where for logits x·W the gradient of node i's KL is (softmax(x_i W) − p_t,i) Wᵀ / n, and ε
+    is relative to the mean absolute non-zero feature."""
+    n, d, c = 5, 4, 3
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(n, d, generator=g) * (torch.rand(n, d, generator=g) > 0.3)
+    weight = torch.randn(d, c, generator=g)
+    teacher, batch = _outputs(1, n=n, c=c), _batch(n=n)
+    adversarial = AdversarialFeatures(LogitKD(temperature=1.0), eps=0.2)
+    torch.manual_seed(0)
+    out = adversarial.perturbed_output(lambda feats: ModelOutput(feats @ weight, []), x, teacher, batch)
+    torch.manual_seed(0)
+    scale = sum(abs(v) for v in x.flatten().tolist() if v != 0) / int((x != 0).sum())
+    eps = 0.2 * scale
+    start = torch.empty(n, d).uniform_(-eps, eps)
+    expected = torch.empty(n, d)
+    for i in range(n):
+        z = [sum((x[i, k] + start[i, k]).item() * weight[k, j].item() for k in range(d)) for j in range(c)]
+        ps = [math.exp(v) / sum(math.exp(u) for u in z) for v in z]
+        zt = teacher.logits[i].tolist()
+        pt = [math.exp(v) / sum(math.exp(u) for u in zt) for v in zt]
+        for k in range(d):
+            grad = sum((ps[j] - pt[j]) * weight[k, j].item() for j in range(c)) / n
+            step = start[i, k].item() + eps * (1 if grad > 0 else -1)
+            expected[i, k] = x[i, k].item() + max(-eps, min(eps, step))
+    assert torch.allclose(out.logits, expected @ weight, atol=1e-5)
+    assert adversarial(out, teacher, batch).item() == pytest.approx(LogitKD(temperature=1.0)(out, teacher,
+                                                                                             batch).item())
+
+
+def test_adversarial_features_ascent_raises_the_term_and_leaves_the_student_without_gradient():
+    n, d, c = 40, 8, 3
+    g = torch.Generator().manual_seed(0)
+    x, teacher, batch = torch.rand(n, d, generator=g), _outputs(1, n=n, c=c), _batch()
+    batch = Data(y=torch.zeros(n, dtype=torch.long), num_nodes=n)
+    student = torch.nn.Linear(d, c)
+    kd = LogitKD(temperature=1.0)
+    clean = kd(ModelOutput(student(x), []), teacher, batch).item()
+    adversarial = AdversarialFeatures(LogitKD(temperature=1.0), eps=0.5, steps=5, step_size=0.2)
+    out = adversarial.perturbed_output(lambda feats: ModelOutput(student(feats), []), x, teacher, batch)
+    assert all(p.grad is None for p in student.parameters())  # the ascent trains nothing
+    term = adversarial(out, teacher, batch)
+    assert term.item() > clean
+    term.backward()  # the term itself trains the student
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+def test_adversarial_features_refuses_bad_settings():
+    with pytest.raises(ConfigError, match="eps"):
+        AdversarialFeatures(LogitKD(), eps=0.0)
+    with pytest.raises(ConfigError, match="steps"):
+        AdversarialFeatures(LogitKD(), steps=0)
+    with pytest.raises(ConfigError, match="already"):
+        AdversarialFeatures(AdversarialFeatures(LogitKD()))

@@ -3,6 +3,7 @@
 
 from .adversarial import AdversarialComponent, AdversarialDistiller
 from .attention import LayerAttentionDistiller
+from .augmentation import AdversarialFeatures
 from .base import DistillationComponent, LayerPairComponent
 from .contrastive import ContrastiveDistiller
 from .features import AttentionTransfer, FitNet
@@ -11,7 +12,7 @@ from .propagated import PropagatedKD
 from .structure import GlobalStructurePreserving, LocalStructurePreserving
 
 __all__ = [
-    "AdversarialComponent", "AdversarialDistiller", "AttentionTransfer", "ContrastiveDistiller",
+    "AdversarialComponent", "AdversarialDistiller", "AdversarialFeatures", "AttentionTransfer", "ContrastiveDistiller",
     "DistillationComponent", "FitNet",
     "GlobalStructurePreserving", "LayerAttentionDistiller", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
     "PropagatedKD",

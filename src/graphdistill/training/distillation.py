@@ -10,6 +10,7 @@ from torch_geometric.data import Data
 
 from ..data import num_seeds
 from ..distill.adversarial import AdversarialComponent
+from ..distill.augmentation import AdversarialFeatures
 from ..distill.base import DistillationComponent
 from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
@@ -199,11 +200,19 @@ class DistillationModule(NodeClassificationModule):
         for name, component in zip(self.component_names, self.components):
             if not covers_enough(component, batch):
                 continue  # a sampled batch with (almost) no node this component covers: no term this step
-            terms[name], logs[name] = component.terms(out, teacher, batch)
+            student = self.perturbed_output(component, batch, teacher) if isinstance(component, AdversarialFeatures) \
+                else out
+            terms[name], logs[name] = component.terms(student, teacher, batch)
             weights[name] = component.weight
         total = self.combine_terms(terms, weights, num_seeds(batch))
         self.log_terms({}, logs, num_seeds(batch))
         return total
+
+    def perturbed_output(self, component: AdversarialFeatures, batch: Data, teacher: ModelOutput) -> ModelOutput:
+        """The student's outputs on the batch with node features that ``component`` perturbs
+        (its other inputs, positions and graph, as they are)."""
+        inputs = self.model.inputs(batch)
+        return component.perturbed_output(lambda x: self.model(**{**inputs, "x": x}), inputs["x"], teacher, batch)
 
     def log_terms(self, terms: dict[str, Tensor], logs: dict[str, dict[str, Tensor]], batch_size: int) -> None:
         """Log ``terms`` as ``train/<name>`` and each component's scalar logs as
