@@ -283,7 +283,7 @@ def test_adversarial_features_matches_hand_computation():
 def test_adversarial_features_ascent_raises_the_term_and_leaves_the_student_without_gradient():
     n, d, c = 40, 8, 3
     g = torch.Generator().manual_seed(0)
-    x, teacher, batch = torch.rand(n, d, generator=g), _outputs(1, n=n, c=c), _batch()
+    x, teacher = torch.rand(n, d, generator=g), _outputs(1, n=n, c=c)
     batch = Data(y=torch.zeros(n, dtype=torch.long), num_nodes=n)
     student = torch.nn.Linear(d, c)
     kd = LogitKD(temperature=1.0)
