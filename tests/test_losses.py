@@ -9,12 +9,15 @@ from torch_geometric.data import Data
 from graphdistill.distill import (
     AdversarialFeatures,
     AttentionTransfer,
+    CodebookKD,
     ContrastiveDistiller,
     FitNet,
     GlobalStructurePreserving,
     LocalStructurePreserving,
     LogitKD,
+    NeighbourhoodContrast,
 )
+from graphdistill.distill.codebook import spherical_kmeans
 from graphdistill.errors import ConfigError
 from graphdistill.models import ModelOutput
 
@@ -177,6 +180,78 @@ def test_gsp_matches_explicit_loop_over_pairs():
     gsp = GlobalStructurePreserving(kernel="cosine", max_nodes=100)
     gsp.bind([4], [4], 3)
     assert gsp(s, t, batch).item() == pytest.approx(expected / 25, rel=1e-5)
+
+
+def test_neighbourhood_contrast_matches_hand_computation():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    n, tau = 5, 0.5
+    src, dst = batch.edge_index.tolist()
+    edges = list(zip(src, dst)) + [(i, i) for i in range(n)]  # A + I, as gcn_norm adds self-loops
+    degree = [sum(1 for _, d in edges if d == i) for i in range(n)]  # in-degree with the self-loop
+    a_hat = [[0.0] * n for _ in range(n)]
+    for u, v in edges:
+        a_hat[u][v] += 1 / math.sqrt(degree[u] * degree[v])
+    gamma = [[sum(a_hat[i][k] * a_hat[k][j] for k in range(n)) for j in range(n)] for i in range(n)]  # Â², 2 hops
+    h = s.hiddens[0]
+    cos = [[float(h[i] @ h[j] / (h[i].norm() * h[j].norm())) for j in range(n)] for i in range(n)]
+    per_node = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        close = sum(gamma[i][j] * math.exp(cos[i][j] / tau) for j in others)
+        if close > 0:
+            per_node.append(-math.log(close / sum(math.exp(cos[i][k] / tau) for k in others)))
+    contrast = NeighbourhoodContrast(hops=2, temperature=tau, max_nodes=100)
+    contrast.bind([4], [4], 3)
+    assert contrast(s, t, batch).item() == pytest.approx(sum(per_node) / len(per_node), rel=1e-5)
+    # the loss falls as the neighbours' representations move together
+    pulled = ModelOutput(s.logits, [h * 0.01 + h.mean(0)])
+    assert contrast(pulled, t, batch).item() < contrast(s, t, batch).item()
+
+
+def test_neighbourhood_contrast_refuses_sampled_batches_and_bad_settings():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    batch.batch_size = 3
+    with pytest.raises(ConfigError, match="loader full"):
+        NeighbourhoodContrast()(s, t, batch)
+    for bad in ({"hops": 0}, {"temperature": 0.0}, {"max_nodes": 1}):
+        with pytest.raises(ConfigError, match="NeighbourhoodContrast"):
+            NeighbourhoodContrast(**bad)
+
+
+def test_spherical_kmeans_finds_two_clusters_by_hand():
+    a = torch.tensor([[1.0, 0.1], [1.0, -0.1], [1.0, 0.0]])
+    b = torch.tensor([[0.1, 1.0], [-0.2, 1.0]])
+    points = torch.nn.functional.normalize(torch.cat([a, b]), dim=-1)
+    codes = spherical_kmeans(points, 2, iterations=5)
+    expected = [points[:3].sum(0), points[3:].sum(0)]
+    expected = [e / e.norm() for e in expected]
+    found = sorted(codes.tolist(), key=lambda c: -c[0])  # the cluster along the first axis first
+    for c, e in zip(found, expected):
+        assert c == pytest.approx(e.tolist(), abs=1e-6)
+    with pytest.raises(ConfigError, match="more than the graph"):
+        spherical_kmeans(points, 6, iterations=1)
+
+
+def test_codebook_kd_matches_hand_computation():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    k, T = 3, 0.5
+    kd = CodebookKD(num_codes=k, temperature=T, iterations=4)
+    kd.bind([4], [4], 3)
+    points = torch.nn.functional.normalize(t.hiddens[0], dim=-1)
+    codes = spherical_kmeans(points, k, iterations=4)
+    expected = 0.0
+    for i in range(5):
+        sims = [float(points[i] @ codes[c]) / T for c in range(k)]
+        p = [math.exp(v) / sum(math.exp(u) for u in sims) for v in sims]
+        head = [float(kd.head.weight[c].detach() @ s.hiddens[0][i] + kd.head.bias[c].detach()) for c in range(k)]
+        log_q = [v - math.log(sum(math.exp(u) for u in head)) for v in head]
+        expected += sum(pc * (math.log(pc) - lq) for pc, lq in zip(p, log_q))
+    assert kd(s, t, batch).item() == pytest.approx(expected / 5, rel=1e-5)
+    batch.batch_size = 3
+    with pytest.raises(ConfigError, match="loader full"):
+        kd(s, t, batch)
+    with pytest.raises(ConfigError, match="CodebookKD"):
+        CodebookKD(num_codes=1)
 
 
 def test_gcrd_matches_explicit_loop_over_nodes():

@@ -5,15 +5,18 @@ from .adversarial import AdversarialComponent, AdversarialDistiller
 from .attention import LayerAttentionDistiller
 from .augmentation import AdversarialFeatures
 from .base import DistillationComponent, LayerPairComponent
+from .codebook import CodebookKD
 from .contrastive import ContrastiveDistiller
 from .features import AttentionTransfer, FitNet
 from .logits import LogitKD
+from .neighbourhood import NeighbourhoodContrast
 from .propagated import PropagatedKD
 from .structure import GlobalStructurePreserving, LocalStructurePreserving
 
 __all__ = [
-    "AdversarialComponent", "AdversarialDistiller", "AdversarialFeatures", "AttentionTransfer", "ContrastiveDistiller",
+    "AdversarialComponent", "AdversarialDistiller", "AdversarialFeatures", "AttentionTransfer", "CodebookKD",
+    "ContrastiveDistiller",
     "DistillationComponent", "FitNet",
     "GlobalStructurePreserving", "LayerAttentionDistiller", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",
-    "PropagatedKD",
+    "NeighbourhoodContrast", "PropagatedKD",
 ]
