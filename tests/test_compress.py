@@ -227,3 +227,19 @@ def test_export_command_is_one_line_for_a_bad_file(tmp_path, capsys):
         main(["export", str(tmp_path / "bad.ckpt"), "--format", "onnx"])
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "is corrupt or not a PyTorch checkpoint" in err
+
+
+def test_trial_lines_keep_their_columns_for_long_method_names(capsys):
+    import optuna
+
+    from graphdistill.experiments.compress import _progress
+
+    names = ["kd", "propagated_kd_positions_adversarial"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in names:
+        study.enqueue_trial({"method": name})
+    study.optimize(lambda t: 0.5 if t.suggest_categorical("method", names) else 0.0, n_trials=2,
+                   callbacks=[_progress(2, max(map(len, names)))])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "trial" in line]
+    assert len(lines) == 2 and len({line.index(" val ") for line in lines}) == 1, lines

@@ -278,7 +278,8 @@ class Compress:
             _log(f"Searching {', '.join(sorted(by_name))}: {self.trials} trials (study {study.study_name}, "
                  f"{done} done)")
             callback = optuna.study.MaxTrialsCallback(self.trials, states=counted)
-            study.optimize(objective, timeout=self.timeout, callbacks=[callback, _progress(self.trials)],
+            progress = _progress(self.trials, max(map(len, by_name)))
+            study.optimize(objective, timeout=self.timeout, callbacks=[callback, progress],
                            catch=(GraphDistillError, ValueError, RuntimeError), gc_after_trial=True)
         return study
 
@@ -570,8 +571,9 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _progress(total: int):
-    """Optuna callback: one line per finished trial (trials done / best so far)."""
+def _progress(total: int, width: int = 22):
+    """Optuna callback: one line per finished trial (trials done / best so far), the method
+    names padded to ``width`` (the longest searched) so the columns line up."""
     def report(study: Any, trial: Any) -> None:
         import optuna
 
@@ -579,7 +581,7 @@ def _progress(total: int):
                                                         optuna.trial.TrialState.PRUNED)]
         best = study.best_value if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) else None
         value = "-" if trial.value is None else f"{100 * trial.value:.2f}"
-        _log(f"  trial {len(done)}/{total}: {trial.params.get('method', '?'):<22} {trial.state.name.lower():<8} "
+        _log(f"  trial {len(done)}/{total}: {trial.params.get('method', '?'):<{width}} {trial.state.name.lower():<8} "
              f"val {value:>6}   best {'-' if best is None else f'{100 * best:.2f}'}")
 
     return report
