@@ -16,6 +16,7 @@ from graphdistill.distill import (
     LocalStructurePreserving,
     LogitKD,
     NeighbourhoodContrast,
+    PropagatedKD,
 )
 from graphdistill.distill.codebook import spherical_kmeans
 from graphdistill.errors import ConfigError
@@ -216,6 +217,13 @@ def test_neighbourhood_contrast_refuses_sampled_batches_and_bad_settings():
     for bad in ({"hops": 0}, {"temperature": 0.0}, {"max_nodes": 1}):
         with pytest.raises(ConfigError, match="NeighbourhoodContrast"):
             NeighbourhoodContrast(**bad)
+
+
+def test_propagated_kd_refuses_sampled_batches():
+    s, t, batch = _outputs(0), _outputs(1), _batch()
+    batch.batch_size = 3
+    with pytest.raises(ConfigError, match="PropagatedKD propagates over the whole graph: use --data.loader full"):
+        PropagatedKD()(s, t, batch)
 
 
 def test_spherical_kmeans_finds_two_clusters_by_hand():

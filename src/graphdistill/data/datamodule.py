@@ -29,6 +29,12 @@ def _single(batch: list[Data]) -> Data:
     return batch[0]
 
 
+def sampled(batch: Data) -> bool:
+    """Whether ``batch`` is a neighbor-sampled mini-batch (it then says how many seed nodes it
+    holds) rather than the whole graph."""
+    return getattr(batch, "batch_size", None) is not None
+
+
 def seed_nodes(batch: Data) -> slice:
     """Rows of a batch whose predictions count: the seed nodes of a sampled batch (they come
     first), every node of a full-graph batch."""

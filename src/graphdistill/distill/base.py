@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..data import seed_nodes
+from ..data import sampled, seed_nodes
 from ..errors import ConfigError
 from ..models import ModelOutput
 
@@ -144,6 +144,13 @@ class ProjectedPairComponent(LayerPairComponent):
         zs = nn.functional.normalize(self.student_head(hs[nodes]), dim=-1)
         zt = nn.functional.normalize(self.teacher_head(ht[nodes]), dim=-1)
         return zs, zt
+
+
+def require_full_graph(batch: Data, message: str) -> None:
+    """Refuse a neighbor-sampled ``batch`` with ``message`` (one line saying what to use
+    instead), for components that need every node of the training graph at once."""
+    if sampled(batch):
+        raise ConfigError(message)
 
 
 def _pick(widths: list[int], index: int, side: str, owner: str) -> int:

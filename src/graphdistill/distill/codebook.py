@@ -9,7 +9,7 @@ from torch_geometric.data import Data
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import LayerPairComponent, NodeSet
+from .base import LayerPairComponent, NodeSet, require_full_graph
 
 
 class CodebookKD(LayerPairComponent):
@@ -53,9 +53,8 @@ class CodebookKD(LayerPairComponent):
         self.head = nn.Linear(self.student_width, self.num_codes)
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
-        if getattr(batch, "batch_size", None) is not None:
-            raise ConfigError("CodebookKD builds its codebook from every node's teacher representation: use "
-                              "--data.loader full.")
+        require_full_graph(batch, "CodebookKD builds its codebook from every node's teacher representation: use "
+                                  "--data.loader full.")
         hs, ht = self.pair(student, teacher)
         mask = self.node_mask(batch)
         targets = self.targets(ht)[mask]

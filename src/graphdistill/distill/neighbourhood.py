@@ -11,7 +11,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import DistillationComponent, NodeSet, _pick
+from .base import DistillationComponent, NodeSet, _pick, require_full_graph
 from .structure import sample_nodes
 
 
@@ -58,8 +58,8 @@ class NeighbourhoodContrast(DistillationComponent):
         _pick(student_widths, self.student_layer, "student", type(self).__name__)
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
-        if getattr(batch, "batch_size", None) is not None:
-            raise ConfigError("NeighbourhoodContrast reads the whole graph's neighbourhoods: use --data.loader full.")
+        require_full_graph(batch, "NeighbourhoodContrast reads the whole graph's neighbourhoods: use --data.loader "
+                                  "full.")
         idx = sample_nodes(self.node_mask(batch), self.max_nodes)
         z = F.normalize(student.hiddens[self.student_layer][idx], dim=-1)
         logits = (z @ z.t()) / self.temperature

@@ -10,7 +10,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import NodeSet
+from .base import NodeSet, require_full_graph
 from .logits import LogitKD
 
 
@@ -49,9 +49,8 @@ class PropagatedKD(LogitKD):
         self._targets: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
-        if getattr(batch, "batch_size", None) is not None:
-            raise ConfigError("PropagatedKD propagates over the whole graph: use --data.loader full (or LogitKD "
-                              "under neighbor sampling).")
+        require_full_graph(batch, "PropagatedKD propagates over the whole graph: use --data.loader full (or LogitKD "
+                                  "under neighbor sampling).")
         return super().forward(student, ModelOutput(self.targets(teacher.logits, batch), teacher.hiddens), batch)
 
     @torch.no_grad()

@@ -571,7 +571,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _progress(total: int, width: int = 22):
+def _progress(total: int, width: int):
     """Optuna callback: one line per finished trial (trials done / best so far), the method
     names padded to ``width`` (the longest searched) so the columns line up."""
     def report(study: Any, trial: Any) -> None:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..data import num_seeds
+from ..data import num_seeds, sampled
 from ..distill.adversarial import AdversarialComponent
 from ..distill.augmentation import AdversarialFeatures
 from ..distill.base import DistillationComponent
@@ -187,7 +187,7 @@ class DistillationModule(NodeClassificationModule):
         """The teacher's outputs for the batch's nodes (by global id; the outputs are rows of
         the training graph)."""
         outputs = self._ensure_teacher_outputs()
-        if getattr(batch, "batch_size", None) is None and batch.num_nodes == outputs.logits.size(0):
+        if not sampled(batch) and batch.num_nodes == outputs.logits.size(0):
             return outputs  # the whole graph
         datamodule = getattr(self._trainer, "datamodule", None)  # none: not attached to a trainer
         return outputs[batch.n_id if datamodule is None else datamodule.training_rows(batch.n_id)]
@@ -246,7 +246,7 @@ def covers_enough(component: DistillationComponent, batch: Data) -> bool:
     """Whether ``component`` covers at least its ``min_nodes`` nodes of ``batch``. Always on
     the whole graph; on a sampled batch with ``nodes: train`` a batch can hold no labelled
     seed, where a mean over no node would be NaN (and a BatchNorm head fails on one)."""
-    if getattr(batch, "batch_size", None) is None and component.nodes == "all":
+    if not sampled(batch) and component.nodes == "all":
         return True
     return int(component.node_mask(batch).sum()) >= component.min_nodes
 
