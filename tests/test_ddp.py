@@ -1,7 +1,7 @@
 """Every module under DDP: 2 CPU processes (gloo) train, validate and test the same model as
-one process, for plain training, KD, KD with adversarial feature augmentation (extra student
-passes inside a step), G-CRD, ABKD, GraphAKD (several optimizers) and OAD (K students and K
-discriminators); and the SLURM scripts' command as a 2-task job."""
+one process, for plain training and every packaged method config (among them extra student
+passes inside a step, several optimizers, K students with K discriminators, once-per-run
+caches computed on the graph); and the SLURM scripts' command as a 2-task job."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from graphdistill.lightning_cli import run_fit
 
@@ -22,18 +23,12 @@ from .conftest import REPO, config
 # dropout off: Lightning re-seeds every rank when DDP starts (after the model is built), so
 # dropout masks would differ from the one-process run's; without it the averaged gradient of
 # two identical full-graph batches is the one-process gradient. Components that sample
-# nodes cover every node (max_nodes above the graph's 3,000 nodes) for the same reason.
-STUDENT = ["--config", config("synthetic/student_gcn.yaml"), "--model.init_args.model.init_args.dropout=0",
-           "--trainer.max_epochs=8"]
-METHODS = {
-    "plain": [],
-    "kd": ["--config", config("methods/kd.yaml")],
-    "kd_adversarial": ["--config", config("methods/kd_adversarial.yaml")],
-    "gcrd": ["--config", config("methods/gcrd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
-    "abkd": ["--config", config("methods/abkd.yaml"), "--model.init_args.components.init_args.max_nodes=4096"],
-    "graphakd": ["--config", config("methods/graphakd.yaml")],
-    "oad": ["--config", config("methods/oad.yaml"), "--model.init_args.warmup_epochs=3"],
-}
+# nodes cover every node (max_nodes raised above the graph's 3,000 nodes) for the same reason.
+EPOCHS = "--trainer.max_epochs=8"
+GNN_STUDENT = ["--config", config("synthetic/student_gcn.yaml"), "--model.init_args.model.init_args.dropout=0"]
+MLP_STUDENT = ["--config", config("synthetic/student_mlp.yaml"), "--model.init_args.model.init_args.dropout=0"]
+#: every packaged method config, so that a new method is under DDP the day it ships
+METHODS = ["plain", *sorted(p.stem for p in Path(config("methods")).glob("*.yaml"))]
 TOLERANCE = 0.01  # accuracy (fraction of nodes): float reductions under DDP run in another order
 
 
@@ -61,9 +56,34 @@ def teacher(tmp_path_factory) -> str:
                    f"--trainer.default_root_dir={folder}", "--trainer.logger=false")["best_checkpoint"]
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+def _method_args(method: str, folder: Path) -> list[str]:
+    """The student and method config of one DDP comparison: a method that reads position
+    features trains the MLP student (only it takes them), every other one the GCN; a copy of
+    the method config with every ``max_nodes`` above the graph's size."""
+    if method == "plain":
+        return [*GNN_STUDENT, EPOCHS]
+    spec = yaml.safe_load(Path(config(f"methods/{method}.yaml")).read_text())
+
+    def cover_every_node(node):
+        if isinstance(node, dict):
+            return {k: 4096 if k == "max_nodes" else cover_every_node(v) for k, v in node.items()}
+        return [cover_every_node(v) for v in node] if isinstance(node, list) else node
+
+    copy = folder / f"{method}.yaml"
+    copy.write_text(yaml.safe_dump(cover_every_node(spec)))
+    student = MLP_STUDENT if "position_channels" in copy.read_text() else GNN_STUDENT
+    extra = ["--model.init_args.warmup_epochs=3"] if method == "oad" else []
+    return [*student, "--config", str(copy), EPOCHS, *extra]
+
+
+def test_every_method_config_is_compared():
+    assert {"kd", "kd_adversarial", "gcrd", "abkd", "graphakd", "oad", "propagated_kd_positions_codebook",
+            "propagated_kd_positions_neighbourhood", "gsp"} <= set(METHODS)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_two_processes_match_one(tmp_path, teacher, method):
-    args = [*STUDENT, *METHODS[method]]
+    args = _method_args(method, tmp_path)
     if method not in ("plain", "oad"):
         args.append(f"--model.init_args.teacher={teacher}")
     two = _process(tmp_path, "two", args)  # the two-process run starts first, one process runs meanwhile
