@@ -22,6 +22,8 @@ from graphdistill.distill.codebook import spherical_kmeans
 from graphdistill.errors import ConfigError
 from graphdistill.models import ModelOutput
 
+from .conftest import config
+
 
 def _batch(n=5, train=(0, 2)):
     mask = torch.zeros(n, dtype=torch.bool)
@@ -387,3 +389,30 @@ def test_adversarial_features_refuses_bad_settings():
         AdversarialFeatures(LogitKD(), steps=0)
     with pytest.raises(ConfigError, match="already"):
         AdversarialFeatures(AdversarialFeatures(LogitKD()))
+
+
+@pytest.mark.parametrize("method", ["propagated_kd_positions_neighbourhood", "propagated_kd_positions_codebook"])
+def test_once_per_run_values_are_computed_once_per_run(method, fit, synthetic_teacher, monkeypatch):
+    """The propagated targets, Â^hops and the codebook are computed on the first training
+    step and reused by every later one (5 epochs, validation in between), not recomputed
+    because a batch or the teacher's outputs came as new tensors."""
+    from graphdistill.distill.codebook import CodebookKD
+    from graphdistill.distill.neighbourhood import NeighbourhoodContrast
+
+    calls = {}
+
+    def counted(cls, name):
+        original = getattr(cls, name)
+
+        def wrapper(self, *args):
+            calls[name] = calls.get(name, 0) + 1
+            return original(self, *args)
+        monkeypatch.setattr(cls, name, wrapper)
+
+    counted(PropagatedKD, "_propagate")
+    counted(NeighbourhoodContrast, "_power")
+    counted(CodebookKD, "_assignments")
+    fit("--config", config("synthetic/student_mlp.yaml"), "--config", config(f"methods/{method}.yaml"),
+        "--trainer.max_epochs=5", f"--model.init_args.teacher={synthetic_teacher}")
+    second = "_assignments" if "codebook" in method else "_power"
+    assert calls == {"_propagate": 1, second: 1}

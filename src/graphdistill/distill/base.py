@@ -15,7 +15,8 @@ widths; they then train, checkpoint and move to devices with the student.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -111,8 +112,8 @@ class LayerPairComponent(DistillationComponent):
         self.teacher_width: int | None = None
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
-        self.student_width = _pick(student_widths, self.student_layer, "student", type(self).__name__)
-        self.teacher_width = _pick(teacher_widths, self.teacher_layer, "teacher", type(self).__name__)
+        self.student_width = layer_width(student_widths, self.student_layer, "student", type(self).__name__)
+        self.teacher_width = layer_width(teacher_widths, self.teacher_layer, "teacher", type(self).__name__)
 
     def pair(self, student: ModelOutput, teacher: ModelOutput) -> tuple[Tensor, Tensor]:
         return student.hiddens[self.student_layer], teacher.hiddens[self.teacher_layer]
@@ -153,7 +154,9 @@ def require_full_graph(batch: Data, message: str) -> None:
         raise ConfigError(message)
 
 
-def _pick(widths: list[int], index: int, side: str, owner: str) -> int:
+def layer_width(widths: list[int], index: int, side: str, owner: str) -> int:
+    """The width of hidden layer ``index`` of ``widths`` (the student's or teacher's), or a
+    one-line :class:`ConfigError` naming ``owner`` where there is no such layer."""
     if not widths:
         raise ConfigError(f"{owner}: the {side} has no hidden layer to align (it is a single layer); "
                           f"use a {side} with num_layers >= 2 or a logit-based method such as LogitKD.")
@@ -161,6 +164,25 @@ def _pick(widths: list[int], index: int, side: str, owner: str) -> int:
         raise ConfigError(f"{owner}: {side}_layer={index} is out of range: the {side} has {len(widths)} "
                           f"hidden layers (valid indices {-len(widths)}..{len(widths) - 1}).")
     return widths[index]
+
+
+class OncePerRun:
+    """A value a component computes once per run from tensors that stay the same during the
+    run (the teacher's precomputed outputs, the training graph), recomputed when they change:
+    keyed on the tensors' storage address, shape and device, so inputs that change (another
+    teacher or graph handed to the same component) are computed anew. A component, and so its
+    cache, lives for one run, during which its inputs stay alive (an address is not reused)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._value: Any = None
+
+    def get(self, inputs: tuple[Tensor, ...], compute: Callable[[], Any]) -> Any:
+        key = tuple((t.data_ptr(), tuple(t.shape), t.device) for t in inputs)
+        if self._key != key:
+            self._value = compute()
+            self._key = key
+        return self._value
 
 
 def projection_head(in_channels: int, out_channels: int) -> nn.Sequential:

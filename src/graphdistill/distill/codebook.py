@@ -9,7 +9,7 @@ from torch_geometric.data import Data
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import LayerPairComponent, NodeSet, require_full_graph
+from .base import LayerPairComponent, NodeSet, OncePerRun, require_full_graph
 
 
 class CodebookKD(LayerPairComponent):
@@ -46,7 +46,7 @@ class CodebookKD(LayerPairComponent):
         self.num_codes = num_codes
         self.temperature = temperature
         self.iterations = iterations
-        self._targets: tuple[tuple[int, int, torch.device], Tensor] | None = None
+        self._targets = OncePerRun()
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
         super().bind(student_widths, teacher_widths, num_classes)
@@ -64,14 +64,12 @@ class CodebookKD(LayerPairComponent):
     def targets(self, teacher_hidden: Tensor) -> Tensor:
         """Soft code assignments of every node (computed on the first call of a run, then
         reused: the teacher's outputs do not change during a run)."""
-        key = (teacher_hidden.data_ptr(), teacher_hidden.size(0), teacher_hidden.device)
-        if self._targets is not None and self._targets[0] == key:
-            return self._targets[1]
+        return self._targets.get((teacher_hidden,), lambda: self._assignments(teacher_hidden))
+
+    def _assignments(self, teacher_hidden: Tensor) -> Tensor:
         points = F.normalize(teacher_hidden.float(), dim=-1)
         codes = spherical_kmeans(points, self.num_codes, self.iterations)
-        targets = F.softmax(points @ codes.t() / self.temperature, dim=-1)
-        self._targets = (key, targets)
-        return targets
+        return F.softmax(points @ codes.t() / self.temperature, dim=-1)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, num_codes={self.num_codes}, temperature={self.temperature}, "

@@ -11,7 +11,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import DistillationComponent, NodeSet, _pick, require_full_graph
+from .base import DistillationComponent, NodeSet, OncePerRun, layer_width, require_full_graph
 from .structure import sample_nodes
 
 
@@ -52,10 +52,10 @@ class NeighbourhoodContrast(DistillationComponent):
         self.hops = hops
         self.temperature = temperature
         self.max_nodes = max_nodes
-        self._closeness: tuple[tuple[int, int, int, torch.device], Tensor] | None = None
+        self._closeness = OncePerRun()
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
-        _pick(student_widths, self.student_layer, "student", type(self).__name__)
+        layer_width(student_widths, self.student_layer, "student", type(self).__name__)
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         require_full_graph(batch, "NeighbourhoodContrast reads the whole graph's neighbourhoods: use --data.loader "
@@ -89,24 +89,21 @@ class NeighbourhoodContrast(DistillationComponent):
     def closeness(self, batch: Data) -> Tensor:
         """``Â^hops`` of the batch's graph as a coalesced sparse ``[N, N]`` tensor (computed on
         the first call of a run, then reused: the training graph does not change during a run)."""
-        n = batch.num_nodes
-        key = (batch.edge_index.data_ptr(), batch.edge_index.size(1), n, batch.edge_index.device)
-        if self._closeness is not None and self._closeness[0] == key:
-            return self._closeness[1]
+        return self._closeness.get((batch.edge_index,), lambda: self._power(batch.edge_index, batch.num_nodes))
+
+    def _power(self, edge_index: Tensor, n: int) -> Tensor:
         import scipy.sparse as sp
 
-        edge_index, weight = gcn_norm(batch.edge_index, num_nodes=n)  # D^-1/2 (A + I) D^-1/2
-        src, dst = edge_index.cpu().numpy()
+        normalised, weight = gcn_norm(edge_index, num_nodes=n)  # D^-1/2 (A + I) D^-1/2
+        src, dst = normalised.cpu().numpy()
         step = sp.csr_matrix((weight.double().cpu().numpy(), (src, dst)), shape=(n, n))
         power = step
         for _ in range(self.hops - 1):
             power = power @ step
         power = power.tocoo()
         indices = torch.from_numpy(np.vstack([power.row, power.col]).astype(np.int64))
-        power = torch.sparse_coo_tensor(indices, torch.from_numpy(power.data).float(), (n, n),
-                                        check_invariants=False).coalesce().to(batch.edge_index.device)
-        self._closeness = (key, power)
-        return power
+        return torch.sparse_coo_tensor(indices, torch.from_numpy(power.data).float(), (n, n),
+                                       check_invariants=False).coalesce().to(edge_index.device)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, student_layer={self.student_layer}, hops={self.hops}, "

@@ -10,7 +10,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
 from ..models import ModelOutput
-from .base import NodeSet, require_full_graph
+from .base import NodeSet, OncePerRun, require_full_graph
 from .logits import LogitKD
 
 
@@ -46,7 +46,7 @@ class PropagatedKD(LogitKD):
                               f"alpha={alpha}.")
         self.steps = steps
         self.alpha = alpha
-        self._targets: tuple[tuple[int, int, torch.device], Tensor] | None = None
+        self._targets = OncePerRun()
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         require_full_graph(batch, "PropagatedKD propagates over the whole graph: use --data.loader full (or LogitKD "
@@ -57,9 +57,10 @@ class PropagatedKD(LogitKD):
     def targets(self, teacher_logits: Tensor, batch: Data) -> Tensor:
         """``log Y`` for every node (computed on the first call of a run, then reused: the
         teacher's outputs and the training graph do not change during a run)."""
-        key = (teacher_logits.data_ptr(), batch.num_nodes, teacher_logits.device)
-        if self._targets is not None and self._targets[0] == key:
-            return self._targets[1]
+        return self._targets.get((teacher_logits, batch.edge_index, batch.train_mask),
+                                 lambda: self._propagate(teacher_logits, batch))
+
+    def _propagate(self, teacher_logits: Tensor, batch: Data) -> Tensor:
         start = F.softmax(teacher_logits.float(), dim=-1)
         labelled = batch.train_mask
         start[labelled] = F.one_hot(batch.y[labelled], start.size(1)).to(start.dtype)
@@ -71,9 +72,7 @@ class PropagatedKD(LogitKD):
             spread = torch.zeros_like(y).index_add_(0, dst, weight * y[src])
             y = (1 - self.alpha) * start + self.alpha * spread
         y = y / y.sum(1, keepdim=True).clamp(min=1e-12)
-        targets = y.clamp(min=1e-8).log()
-        self._targets = (key, targets)
-        return targets
+        return y.clamp(min=1e-8).log()
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, temperature={self.temperature}, steps={self.steps}, alpha={self.alpha}"
