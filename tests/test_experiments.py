@@ -67,6 +67,7 @@ def test_grid_runs_resumes_without_redoing_finished_runs_and_tables_match_the_ru
         tests = [r["test"] for r in results]
         assert [float(t) for t in row["tests"].split()] == pytest.approx(tests)
         assert float(row["test_mean"]) == pytest.approx(statistics.mean(tests))
+        assert float(row["val_mean"]) == pytest.approx(statistics.mean(r["best_val"] for r in results))
         assert float(row["test_std"]) == pytest.approx(statistics.stdev(tests))
         assert int(row["parameters"]) == results[0]["parameters"]
         assert row["config_hashes"].split() == [r["config_hash"] for r in results]
