@@ -21,8 +21,9 @@ For each dataset and seed the teacher trains once; each student then trains alon
 each method, on the same seed and split (``seed_args``). Methods whose module takes no
 teacher (OAD) get none. Every finished run leaves ``results.json`` in its folder and is
 never redone; an interrupted one resumes from its ``last.ckpt``. The table gives, per
-model and method, test accuracy at the best validation epoch (mean ± std over seeds),
-parameters, compression (teacher parameters / student parameters), Δ vs the student alone
+model and method, test accuracy at the best validation epoch (mean ± std over seeds) beside
+the mean best validation accuracy (what choosing among methods may read), parameters,
+compression (teacher parameters / student parameters), Δ vs the student alone
 and vs the teacher, and inference latency (full graph and a 1,024-node batch, measured
 once per architecture on the seed-0 checkpoint, see
 :func:`~graphdistill.evaluation.latency.inference_latency`) with the speedup over the
