@@ -69,9 +69,10 @@ def _method_args(method: str, folder: Path) -> list[str]:
             return {k: 4096 if k == "max_nodes" else cover_every_node(v) for k, v in node.items()}
         return [cover_every_node(v) for v in node] if isinstance(node, list) else node
 
+    text = yaml.safe_dump(cover_every_node(spec))
     copy = folder / f"{method}.yaml"
-    copy.write_text(yaml.safe_dump(cover_every_node(spec)))
-    student = MLP_STUDENT if "position_channels" in copy.read_text() else GNN_STUDENT
+    copy.write_text(text)
+    student = MLP_STUDENT if "position_channels" in text else GNN_STUDENT
     extra = ["--model.init_args.warmup_epochs=3"] if method == "oad" else []
     return [*student, "--config", str(copy), EPOCHS, *extra]
 

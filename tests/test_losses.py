@@ -396,9 +396,6 @@ def test_once_per_run_values_are_computed_once_per_run(method, fit, synthetic_te
     """The propagated targets, Â^hops and the codebook are computed on the first training
     step and reused by every later one (5 epochs, validation in between), not recomputed
     because a batch or the teacher's outputs came as new tensors."""
-    from graphdistill.distill.codebook import CodebookKD
-    from graphdistill.distill.neighbourhood import NeighbourhoodContrast
-
     calls = {}
 
     def counted(cls, name):

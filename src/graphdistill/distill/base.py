@@ -168,10 +168,10 @@ def layer_width(widths: list[int], index: int, side: str, owner: str) -> int:
 
 class OncePerRun:
     """A value a component computes once per run from tensors that stay the same during the
-    run (the teacher's precomputed outputs, the training graph), recomputed when they change:
-    keyed on the tensors' storage address, shape and device, so inputs that change (another
-    teacher or graph handed to the same component) are computed anew. A component, and so its
-    cache, lives for one run, during which its inputs stay alive (an address is not reused)."""
+    run (the teacher's precomputed outputs, the training graph). Keyed on the tensors' storage
+    address, shape and device: other inputs handed to the same component are computed anew. A
+    component, and so its cache, lives for one run, during which its inputs stay alive (an
+    address is not reused)."""
 
     def __init__(self) -> None:
         self._key: tuple | None = None
