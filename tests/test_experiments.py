@@ -211,12 +211,15 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
                        f"--trainer.default_root_dir={tmp_path / name}", *args)["best_checkpoint"]
 
     teacher, mlp = fit("gcn"), fit("student_mlp")
+    positioned = run_fit("--config", config("synthetic/student_mlp.yaml"), "--trainer.max_epochs=3",
+                         "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'positioned'}",
+                         "--model.init_args.model.init_args.position_channels=8", "--data.positions=8")
     capsys.readouterr()
-    main(["latency", "--teacher", teacher, "--students", teacher, mlp, "--repeats", "2", "--warmup", "1",
-          "--batch-size", "10", "--out", str(tmp_path / "latency.md")])
+    main(["latency", "--teacher", teacher, "--students", teacher, mlp, positioned["best_checkpoint"], "--repeats", "2",
+          "--warmup", "1", "--batch-size", "10", "--out", str(tmp_path / "latency.md")])
     rows = [line.split(" | ") for line in (tmp_path / "latency.md").read_text().splitlines() if line.startswith("| ")]
     assert rows[0][:3] == ["| model", "params", "compression"] and "10-node batch ms" in rows[0][6]
-    assert [r[0] for r in rows[2:]] == ["| GCN teacher", "| GCN", "| MLP"]
+    assert [r[0] for r in rows[2:]] == ["| GCN teacher", "| GCN", "| MLP", "| MLP"]
     assert rows[3][2] == "1.0x" and rows[4][2] != "1.0x"  # the teacher as its own student: no compression
     assert "| GCN teacher" in capsys.readouterr().out  # printed too
     main(["analyze", "--teacher", teacher, "--students", teacher, mlp, "--edge-drop", "0.5", "--feature-noise",
@@ -227,6 +230,13 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
     # the teacher compared with itself agrees fully and is exactly as robust
     assert {itself[k] for k in ("cka_logits", "local_logits", "global_logits", "cka_hidden")} == {"1.000"}
     assert table[3][header.index("clean"):] == table[2][header.index("clean"):]
+    # a student that reads position features is analysed with the positions it was trained with:
+    # its clean accuracy is its own test accuracy at the best validation epoch
+    main(["analyze", "--teacher", teacher, "--students", positioned["best_checkpoint"], "--edge-drop",
+          "--feature-noise", "--seeds", "1"])
+    table = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert table[0][-1] == "clean |" and float(table[3][-1].strip(" |")) == pytest.approx(100 * positioned["test"],
+                                                                                            abs=0.006)
 
 
 def test_wandb_logger_works_offline_and_gets_the_config_and_final_results(tmp_path, monkeypatch):

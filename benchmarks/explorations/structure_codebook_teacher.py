@@ -10,7 +10,7 @@ The codewords start as the first step's normalised rows.
 
 ``side`` (what benchmarks/grids/glnn_structure_codebook_teacher.yaml trains): the classifier reads
 ``h`` and the codebook is a side branch that shapes ``h``; without it, the classifier reads ``z``,
-as VQGraph's does (on Cora, seed 0, that teacher was 5–7 points below the plain one). The MLP
+as VQGraph's does (a far weaker teacher here: benchmarks/results/glnn_structure_codebook_teacher.md). The MLP
 student distils from ``hiddens[-1] = h`` with the packaged components (CodebookKD clusters it).
 
 Full-graph training (the adjacency target is dense, ``N × N``). Run with this folder importable:

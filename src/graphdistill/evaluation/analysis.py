@@ -65,9 +65,17 @@ def global_structure_agreement(student: Tensor, teacher: Tensor, max_nodes: int 
 
 
 @torch.no_grad()
-def _outputs(model: NodeClassifier, x: Tensor, edge_index: Tensor) -> ModelOutput:
+def _outputs(model: NodeClassifier, data: Data, x: Tensor | None = None, edge_index: Tensor | None = None
+             ) -> ModelOutput:
+    """``model``'s outputs on ``data`` (with what else it reads: a position-reading MLP its stored
+    positions), in eval mode; ``x`` and ``edge_index`` replace the graph's for a perturbed run."""
     model.eval()
-    return model(x, edge_index if model.uses_graph else None)
+    inputs = model.inputs(data)
+    if x is not None:
+        inputs["x"] = x
+    if edge_index is not None and model.uses_graph:
+        inputs["edge_index"] = edge_index
+    return model(**inputs)
 
 
 def _accuracy(logits: Tensor, data: Data) -> float:
@@ -78,7 +86,7 @@ def _accuracy(logits: Tensor, data: Data) -> float:
 @torch.no_grad()
 def similarity(student: NodeClassifier, teacher: NodeClassifier, data: Data, max_nodes: int = 1000) -> dict[str, float]:
     """CKA (last hidden layer and logits) and local/global structure agreement."""
-    s, t = _outputs(student, data.x, data.edge_index), _outputs(teacher, data.x, data.edge_index)
+    s, t = _outputs(student, data), _outputs(teacher, data)
     result = {"cka_logits": linear_cka(s.logits, t.logits),
               "local_logits": local_structure_agreement(s.logits, t.logits, data.edge_index),
               "global_logits": global_structure_agreement(s.logits, t.logits, max_nodes)}
@@ -92,21 +100,23 @@ def similarity(student: NodeClassifier, teacher: NodeClassifier, data: Data, max
 @torch.no_grad()
 def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] = (0.2, 0.5),
                feature_noise: tuple[float, ...] = (0.5, 1.0), seeds: int = 3) -> dict[str, Any]:
-    """Test accuracy, clean and perturbed at test time (mean over ``seeds`` draws)."""
-    result: dict[str, Any] = {"clean": _accuracy(_outputs(model, data.x, data.edge_index).logits, data)}
+    """Test accuracy, clean and perturbed at test time (mean over ``seeds`` draws). Edge drop
+    reaches models that read the graph; position features stay those of the training graph,
+    computed once before deployment."""
+    result: dict[str, Any] = {"clean": _accuracy(_outputs(model, data).logits, data)}
     scale = data.x.float().std(0, keepdim=True)
     for p in edge_drop:
         accs = []
         for seed in range(seeds):
             torch.manual_seed(seed)
             kept, _ = dropout_edge(data.edge_index, p=p, force_undirected=True)
-            accs.append(_accuracy(_outputs(model, data.x, kept).logits, data))
+            accs.append(_accuracy(_outputs(model, data, edge_index=kept).logits, data))
         result[f"edge_drop_{p:g}"] = sum(accs) / len(accs)
     for sigma in feature_noise:
         accs = []
         for seed in range(seeds):
             noise = torch.randn(data.x.shape, generator=torch.Generator().manual_seed(seed)) * scale * sigma
-            accs.append(_accuracy(_outputs(model, data.x + noise, data.edge_index).logits, data))
+            accs.append(_accuracy(_outputs(model, data, x=data.x + noise).logits, data))
         result[f"feature_noise_{sigma:g}"] = sum(accs) / len(accs)
     return result
 
@@ -125,7 +135,9 @@ def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) 
 def teacher_and_students(teacher_path: str, student_paths: list[str], root: str | None = None
                          ) -> tuple[Any, list[Any], Data]:
     """The teacher checkpoint, the student checkpoints (read through the one checkpoint reader)
-    and the teacher's graph and split; a student trained on other data is refused in one line."""
+    and the teacher's graph and split, with the position features the students were trained
+    with where they read them; a student trained on other data, or students of different
+    position features, are refused in one line."""
     from ..data.datamodule import fingerprint_differences
     from ..training.checkpoint import load_model
 
@@ -139,7 +151,13 @@ def teacher_and_students(teacher_path: str, student_paths: list[str], root: str 
             raise ConfigError(f"Student {path} was trained on other data than teacher {teacher_path}: "
                               f"{'; '.join(diffs)}. Compare models of one dataset and split.")
         students.append(student)
-    return teacher, students, data_from_fingerprint(teacher_data, root)
+    records = [student.record.get("data") or {} for student in students]
+    positions = sorted({str(r["positions"]) for r in records if r.get("positions")})
+    if len(positions) > 1:
+        raise ConfigError(f"The students read different position features ({', '.join(positions)}): compare the "
+                          "students of one position width at a time.")
+    with_positions = {**teacher_data, "positions": positions[0]} if positions else teacher_data
+    return teacher, students, data_from_fingerprint(with_positions, root)
 
 
 def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
