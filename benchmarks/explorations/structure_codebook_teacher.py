@@ -8,9 +8,9 @@ rebuilds the training graph's adjacency. Loss added to the cross-entropy:
 ``‖sg(ĥ) − e‖² + 0.25 ‖ĥ − sg(e)‖² + λ_node ‖h − dec(e)‖² + λ_edge · RMSE(A, scaled z zᵀ)``.
 The codewords start as the first step's normalised rows.
 
-``side`` (what benchmarks/grids/glnn_structure_codebook_teacher.yaml trains): the classifier reads
-``h`` and the codebook is a side branch that shapes ``h``; without it, the classifier reads ``z``,
-as VQGraph's does (a far weaker teacher here: benchmarks/results/glnn_structure_codebook_teacher.md). The MLP
+``side`` (benchmarks/grids/glnn_structure_codebook_teacher.yaml): the second layer reads ``h`` and
+the codebook is a side branch that shapes ``h``; without it (glnn_quantized_teacher.yaml), the
+second layer reads ``z``, decoded from the snapped rows, as VQGraph's does. The MLP
 student distils from ``hiddens[-1] = h`` with the packaged components (CodebookKD clusters it).
 
 Full-graph training (the adjacency target is dense, ``N × N``). Run with this folder importable:
