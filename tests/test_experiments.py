@@ -13,6 +13,7 @@ import yaml
 from graphdistill.data import NodeDataModule
 from graphdistill.errors import ConfigError
 from graphdistill.evaluation.analysis import (
+    analyze,
     data_from_fingerprint,
     global_structure_agreement,
     linear_cka,
@@ -237,6 +238,11 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
     table = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert table[0][-1] == "clean |" and float(table[3][-1].strip(" |")) == pytest.approx(100 * positioned["test"],
                                                                                             abs=0.006)
+    narrower = run_fit("--config", config("synthetic/student_mlp.yaml"), "--trainer.max_epochs=1",
+                       "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'narrower'}",
+                       "--model.init_args.model.init_args.position_channels=4", "--data.positions=4")
+    with pytest.raises(ConfigError, match="different position features"):
+        analyze(teacher, [positioned["best_checkpoint"], narrower["best_checkpoint"]])
 
 
 def test_wandb_logger_works_offline_and_gets_the_config_and_final_results(tmp_path, monkeypatch):
