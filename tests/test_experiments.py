@@ -207,14 +207,15 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
     from graphdistill.cli import main
     from graphdistill.lightning_cli import run_fit
 
-    def fit(name: str, *args: str) -> str:
+    def fit(name: str, *args: str, folder: str | None = None) -> dict:
         return run_fit("--config", config(f"synthetic/{name}.yaml"), "--trainer.max_epochs=3", "--trainer.logger=false",
-                       f"--trainer.default_root_dir={tmp_path / name}", *args)["best_checkpoint"]
+                       f"--trainer.default_root_dir={tmp_path / (folder or name)}", *args)
 
-    teacher, mlp = fit("gcn"), fit("student_mlp")
-    positioned = run_fit("--config", config("synthetic/student_mlp.yaml"), "--trainer.max_epochs=3",
-                         "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'positioned'}",
-                         "--model.init_args.model.init_args.position_channels=8", "--data.positions=8")
+    def with_positions(width: int) -> tuple[str, str]:
+        return f"--model.init_args.model.init_args.position_channels={width}", f"--data.positions={width}"
+
+    teacher, mlp = fit("gcn")["best_checkpoint"], fit("student_mlp")["best_checkpoint"]
+    positioned = fit("student_mlp", *with_positions(8), folder="positioned")
     capsys.readouterr()
     main(["latency", "--teacher", teacher, "--students", teacher, mlp, positioned["best_checkpoint"], "--repeats", "2",
           "--warmup", "1", "--batch-size", "10", "--out", str(tmp_path / "latency.md")])
@@ -238,9 +239,7 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
     table = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert table[0][-1] == "clean |" and float(table[3][-1].strip(" |")) == pytest.approx(100 * positioned["test"],
                                                                                             abs=0.006)
-    narrower = run_fit("--config", config("synthetic/student_mlp.yaml"), "--trainer.max_epochs=1",
-                       "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'narrower'}",
-                       "--model.init_args.model.init_args.position_channels=4", "--data.positions=4")
+    narrower = fit("student_mlp", "--trainer.max_epochs=1", *with_positions(4), folder="narrower")
     with pytest.raises(ConfigError, match="different position features"):
         analyze(teacher, [positioned["best_checkpoint"], narrower["best_checkpoint"]])
 
