@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -178,6 +179,22 @@ def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):
     alone = json.loads((out / "alone" / "seed0" / "results.json").read_text())
     assert Path(out / "student.ckpt").read_bytes() == Path(alone["best_checkpoint"]).read_bytes()
     assert "no method beat the student alone" in (out / "report.md").read_text()
+
+
+def test_a_student_config_file_is_found_as_fit_finds_it_and_its_model_decides_which_methods_fit(tmp_path, teacher):
+    names = ["glnn_positions", "kd"]
+    packaged = Compress(out=tmp_path / "out", teacher=teacher, student="configs/cora/student_mlp128.yaml",
+                        methods=names)
+    assert packaged.student_config().is_file() and packaged.student_kind == "mlp"  # not in the current folder
+    gcn = Compress(out=tmp_path / "out", teacher=teacher, student="configs/cora/student_gcn.yaml")
+    assert gcn.student_kind == "gcn"
+    own = tmp_path / "mine.yaml"
+    own.write_text("model:\n  init_args:\n    model:\n      class_path: mypackage.MyNet\n")
+    assert Compress(out=tmp_path / "out", teacher=teacher, student=str(own)).student_kind is None
+    loaded = SimpleNamespace(hidden_widths=[16])  # what candidates() reads of a teacher
+    assert [s.method for s in packaged.candidates(loaded, multilabel=False)] == names  # MLP-only methods kept
+    assert [s.method for s in Compress(out=tmp_path / "out", teacher=teacher, student=str(own), methods=names
+                                       ).candidates(loaded, multilabel=False)] == ["kd"]
 
 
 def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, capsys):

@@ -45,12 +45,13 @@ from typing import Any
 import yaml
 from lightning.pytorch.callbacks import Callback
 
-from ..config_files import CONFIG_DIR
+from ..config_files import CONFIG_DIR, resolve_config
 from ..errors import ConfigError, GraphDistillError
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
+STUDENT_CLASSES = {"MLP": "mlp", "GCN": "gcn", "GraphSAGE": "sage", "GAT": "gat"}  # a student file's model
 
 
 @dataclass
@@ -168,13 +169,24 @@ class Compress:
 
     def student_config(self) -> Path:
         if self.student.endswith((".yaml", ".yml")):
-            path = Path(self.student).expanduser()
+            path = resolve_config(self.student)  # your file, or a packaged one as fit's --config finds it
             if not path.is_file():
                 raise ConfigError(f"Student config {path} not found.")
             return path.resolve()
         if self.student not in STUDENTS:
             raise ConfigError(f"--student must be one of {', '.join(STUDENTS)} or a config file, got {self.student!r}.")
         return self._config(f"student_{self.student}")
+
+    @property
+    def student_kind(self) -> str | None:
+        """``mlp``, ``gcn``, ``sage`` or ``gat``: the name given, or for a config file the built-in
+        model its ``model.init_args.model.class_path`` names (None for any other model)."""
+        if self.student in STUDENTS:
+            return self.student
+        config = yaml.safe_load(self.student_config().read_text()) or {}
+        model = ((config.get("model") or {}).get("init_args") or {}).get("model") or {}
+        name = str(model.get("class_path", "") if isinstance(model, dict) else "").rsplit(".", 1)[-1]
+        return STUDENT_CLASSES.get(name)
 
     def common(self) -> list[str]:
         """Arguments every run gets: the data and the epoch budget. (Trials are tested at their best
@@ -211,7 +223,7 @@ class Compress:
                 skipped.append(f"{name} (the teacher has no hidden layers)")
             elif multilabel and not space.multilabel:
                 skipped.append(f"{name} (multi-label task)")
-            elif space.students is not None and self.student not in space.students:
+            elif space.students is not None and self.student_kind not in space.students:
                 skipped.append(f"{name} ({'/'.join(space.students)} students only)")
             elif sampled and space.full_graph:
                 skipped.append(f"{name} (full-graph training only)")
