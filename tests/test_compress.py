@@ -197,6 +197,36 @@ def test_a_student_config_file_is_found_as_fit_finds_it_and_its_model_decides_wh
                                        ).candidates(loaded, multilabel=False)] == ["kd"]
 
 
+def test_a_trial_is_pruned_against_earlier_trials_of_its_own_method_only():
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from graphdistill.experiments.compress import MedianPerMethodPruner
+
+    method = {"method": CategoricalDistribution(["fast", "slow"])}
+    study = optuna.create_study(direction="maximize", pruner=MedianPerMethodPruner(startup=3, warmup=20))
+    for final in (0.80, 0.82, 0.84):  # three finished trials of a method that learns fast: 0.7 by epoch 25
+        study.add_trial(optuna.trial.create_trial(params={"method": "fast"}, distributions=method, value=final,
+                                                  intermediate_values={25: 0.70, 199: final}))
+
+    def ask(name: str, value: float, epoch: int = 25) -> bool:
+        study.enqueue_trial({"method": name})
+        trial = study.ask(method)
+        assert trial.params["method"] == name
+        trial.report(value, epoch)
+        prune = trial.should_prune()
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # only judged: it never joins the medians
+        return prune
+
+    assert ask("fast", 0.60) and not ask("fast", 0.75)  # behind / ahead of its own method's median (0.70)
+    assert not ask("fast", 0.10, epoch=19)  # warm-up epochs are never pruned
+    assert not ask("slow", 0.30)  # a slow starter: no finished trial of its own method yet, so not judged by "fast"
+    for final in (0.85, 0.86, 0.87):
+        study.add_trial(optuna.trial.create_trial(params={"method": "slow"}, distributions=method, value=final,
+                                                  intermediate_values={25: 0.40, 199: final}))
+    assert ask("slow", 0.30) and not ask("slow", 0.45)  # now judged against its own (median 0.40 at epoch 25)
+
+
 def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, capsys):
     data = NodeDataModule("synthetic").data
     np.save(tmp_path / "logits.npy", torch.randn(data.num_nodes, 5).numpy())

@@ -7,9 +7,9 @@
    sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
    into ``configs/methods/<method>.yaml``), trains the student with it and scores it by its
    best validation accuracy; a trial whose validation accuracy falls behind the median of
-   earlier trials at the same epoch is pruned (:class:`PruneOnValidation`, a Lightning
-   callback). The study lives in Optuna storage (``DIR/study.db`` by default, any URL with
-   ``--storage``), so a killed search resumes without repeating finished trials, and several
+   earlier trials of the same method at the same epoch is pruned (:class:`MedianPerMethodPruner`
+   decides; :class:`PruneOnValidation`, a Lightning callback, reports and stops). The study
+   lives in Optuna storage (``DIR/study.db`` by default, any URL with ``--storage``), so a killed search resumes without repeating finished trials, and several
    processes or machines can run trials of one study at once (``--search-only``).
 4. **Selection on validation only**: the ``--rescore`` best trials (default 3) and the
    student alone are trained on ``--seeds`` seeds (the teacher's split is kept; seed 0 of a
@@ -33,15 +33,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import yaml
 from lightning.pytorch.callbacks import Callback
 
@@ -108,6 +111,31 @@ def method_config(method: str, values: dict[str, Any]) -> dict[str, Any]:
             node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         node[parts[-1]] = value
     return config
+
+
+class MedianPerMethodPruner(optuna.pruners.BasePruner):
+    """Optuna's median rule with each method judged against its own kind: a trial is pruned
+    when its best validation accuracy so far is below the median of what the finished trials
+    *of the same method* had at the same epoch, once ``startup`` of them have finished and
+    after ``warmup`` epochs. Methods learn at different speeds (PropagatedKD's targets start
+    far from the labels, so its early epochs trail plain KD's), and one median over every
+    method would stop the slow starters before they catch up."""
+
+    def __init__(self, startup: int = 3, warmup: int = 20) -> None:
+        self.startup, self.warmup = startup, warmup
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.warmup:
+            return False
+        method = trial.params.get("method")
+        finished = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                    if t.params.get("method") == method]
+        at_step = [t.intermediate_values[step] for t in finished if step in t.intermediate_values]
+        if len(finished) < self.startup or not at_step:
+            return False
+        best = max(trial.intermediate_values[s] for s in trial.intermediate_values if s <= step)
+        return math.isnan(best) or best < statistics.median(at_step)
 
 
 class PruneOnValidation(Callback):
@@ -242,7 +270,6 @@ class Compress:
         return f"compress-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
     def search(self, teacher: str, spaces: list[SearchSpace]) -> Any:
-        import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -257,8 +284,7 @@ class Compress:
                                             direction="maximize", load_if_exists=True,
                                             sampler=optuna.samplers.TPESampler(
                                                 seed=os.getpid() if self.search_only else 0),
-                                            pruner=optuna.pruners.MedianPruner(n_startup_trials=3,
-                                                                               n_warmup_steps=20))
+                                            pruner=MedianPerMethodPruner(startup=3, warmup=20))
                 break
             except Exception as err:  # noqa: BLE001 - sqlalchemy's errors of a lost race: try again
                 if attempt == 9 or "sqlalchemy" not in type(err).__module__ + str(type(err).__mro__):
@@ -311,8 +337,6 @@ class Compress:
         _log(f"{verb} the student alone (the baseline)")
         alone0 = self.fit([self.student_config()], self.out / "alone" / "seed0", 0)
         study = self.search(teacher_path, spaces)
-        import optuna
-
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         _log(f"Scoring the student alone and the {min(self.rescore, len(complete))} best trials over "
              f"{self.seeds} seeds")
@@ -587,8 +611,6 @@ def _progress(total: int, width: int):
     """Optuna callback: one line per finished trial (trials done / best so far), the method
     names padded to ``width`` (the longest searched) so the columns line up."""
     def report(study: Any, trial: Any) -> None:
-        import optuna
-
         done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
                                                         optuna.trial.TrialState.PRUNED)]
         best = study.best_value if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) else None
