@@ -9,8 +9,9 @@
    best validation accuracy; a trial whose validation accuracy falls behind the median of
    earlier trials of the same method at the same epoch is pruned (:class:`MedianPerMethodPruner`
    decides; :class:`PruneOnValidation`, a Lightning callback, reports and stops). The study
-   lives in Optuna storage (``DIR/study.db`` by default, any URL with ``--storage``), so a killed search resumes without repeating finished trials, and several
-   processes or machines can run trials of one study at once (``--search-only``).
+   lives in Optuna storage (``DIR/study.db`` by default, any URL with ``--storage``), so a
+   killed search resumes without repeating finished trials, and several processes or
+   machines can run trials of one study at once (``--search-only``).
 4. **Selection on validation only**: the ``--rescore`` best trials (default 3) and the
    student alone are trained on ``--seeds`` seeds (the teacher's split is kept; seed 0 of a
    trial is the trial itself, read back); the trial with the best *mean* validation
