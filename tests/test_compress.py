@@ -15,6 +15,7 @@ import torch
 
 from graphdistill.cli import main
 from graphdistill.data import NodeDataModule
+from graphdistill.errors import ConfigError
 from graphdistill.experiments import compress, runs
 from graphdistill.experiments.compress import Compress, SearchSpace, method_config
 from graphdistill.export import export_model, run_onnx
@@ -225,6 +226,26 @@ def test_a_trial_is_pruned_against_earlier_trials_of_its_own_method_only():
         study.add_trial(optuna.trial.create_trial(params={"method": "slow"}, distributions=method, value=final,
                                                   intermediate_values={25: 0.40, 199: final}))
     assert ask("slow", 0.30) and not ask("slow", 0.45)  # now judged against its own (median 0.40 at epoch 25)
+
+
+def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tmp_path):
+    data = NodeDataModule("synthetic").data
+    np.save(tmp_path / "three.npy", torch.randn(data.num_nodes, 3).numpy())  # the graph has 5 classes
+    search = Compress(out=tmp_path / "out", teacher=str(tmp_path / "three.npy"), methods=["kd"], trials=5, seeds=1,
+                      epochs=5, export=False)
+    with pytest.raises(ConfigError, match="stopped after 3 trials in a row failed: Teacher .* predicts 3 classes"):
+        search.run()  # it used to repeat the failing trial forever: failed trials never count towards --trials
+    import optuna
+
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 3
+
+
+def test_a_student_config_for_another_dataset_is_refused_before_a_teacher_trains(tmp_path):
+    search = Compress(out=tmp_path / "out", student="configs/cora/student_mlp128.yaml", trials=1)
+    with pytest.raises(ConfigError, match="written for dataset 'cora'.*pass --data.dataset cora"):
+        search.run()
+    assert not (tmp_path / "out" / "teacher").exists()
 
 
 def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, capsys):

@@ -55,6 +55,10 @@ from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
+#: what fails one trial without stopping the search (a setting that diverges, say) ...
+FAILED_TRIAL = (GraphDistillError, ValueError, RuntimeError)
+#: ... unless this many fail in a row: then it is the setup, and the search stops with the reason
+FAILURES_IN_A_ROW = 3
 STUDENT_CLASSES = {"MLP": "mlp", "GCN": "gcn", "GraphSAGE": "sage", "GAT": "gat"}  # a student file's model
 
 
@@ -232,6 +236,12 @@ class Compress:
     def teacher_path(self) -> str:
         if self.teacher:
             return self.teacher
+        config = yaml.safe_load(self.student_config().read_text()) or {}
+        named = str((config.get("data") or {}).get("dataset") or "synthetic") if isinstance(config, dict) else None
+        if named and named != "synthetic" and not _given_dataset(self.data_args):
+            raise ConfigError(f"The student config {self.student} is written for dataset {named!r} but the teacher "
+                              f"would train on {self.dataset!r}: pass --data.dataset {named} (and --data.root), "
+                              "or --teacher.")
         done = self.out / "teacher" / "results.json"
         if self.search_only and not done.exists():
             raise ConfigError(f"--search-only needs the teacher: pass --teacher, or start the main compress process "
@@ -304,13 +314,24 @@ class Compress:
             config.write_text(yaml.safe_dump(method_config(space.method, values), sort_keys=False))
             extra = [] if space.uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
             prune = PruneOnValidation(trial, deadline=deadline)
-            result = self.fit([self.student_config(), config], folder / "run", 0, *extra,
-                              callbacks=[prune])
+            try:
+                result = self.fit([self.student_config(), config], folder / "run", 0, *extra,
+                                  callbacks=[prune])
+            except FAILED_TRIAL as err:  # the trial fails (Optuna records it) and the search goes on
+                failures.append(_reason(err))
+                raise
+            failures.clear()
             trial.set_user_attr("config", str(config))
             trial.set_user_attr("parameters", result.get("parameters"))
             if prune.pruned:
                 raise optuna.TrialPruned()
             return float(result["best_val"])
+
+        failures: list[str] = []  # why the trials failed, the latest ones in a row
+
+        def stop_when_failing(study: Any, trial: Any) -> None:
+            if len(failures) >= FAILURES_IN_A_ROW:
+                study.stop()
 
         done = sum(t.state in counted for t in study.trials)
         if done < self.trials:
@@ -318,8 +339,10 @@ class Compress:
                  f"{done} done)")
             callback = optuna.study.MaxTrialsCallback(self.trials, states=counted)
             progress = _progress(self.trials, max(map(len, by_name)))
-            study.optimize(objective, timeout=self.timeout, callbacks=[callback, progress],
-                           catch=(GraphDistillError, ValueError, RuntimeError), gc_after_trial=True)
+            study.optimize(objective, timeout=self.timeout, callbacks=[callback, progress, stop_when_failing],
+                           catch=FAILED_TRIAL, gc_after_trial=True)
+        if len(failures) >= FAILURES_IN_A_ROW:  # a setup error, not an unlucky setting: every trial would fail
+            raise ConfigError(f"The search stopped after {len(failures)} trials in a row failed: {failures[-1]}")
         return study
 
     def run(self) -> dict[str, Any]:
@@ -429,6 +452,10 @@ def latency_devices() -> list[str]:
 def _device_suffix(device: str) -> str:
     """How a latency key names the device: nothing for the CPU, ``_gpu`` for the GPU."""
     return "" if device == "cpu" else "_gpu"
+
+
+def _given_dataset(data_args: list[str]) -> bool:
+    return any(arg == "--data.dataset" or arg.startswith("--data.dataset=") for arg in data_args)
 
 
 def _dataset_name(data_args: list[str]) -> str:
@@ -620,6 +647,17 @@ def _progress(total: int, width: int):
              f"val {value:>6}   best {'-' if best is None else f'{100 * best:.2f}'}")
 
     return report
+
+
+def _reason(err: BaseException) -> str:
+    """One line saying why a trial failed: the first graphdistill error in the exception's chain
+    (jsonargparse wraps a teacher/student mismatch in a ValueError), else its first line."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, GraphDistillError):
+            return str(seen).strip().splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _log(message: str) -> None:
