@@ -210,14 +210,18 @@ class Compress:
             raise ConfigError(f"--student must be one of {', '.join(STUDENTS)} or a config file, got {self.student!r}.")
         return self._config(f"student_{self.student}")
 
+    def student_spec(self) -> dict[str, Any]:
+        """The student config file's contents (``{}`` when it is not a mapping)."""
+        spec = yaml.safe_load(self.student_config().read_text())
+        return spec if isinstance(spec, dict) else {}
+
     @property
     def student_kind(self) -> str | None:
         """``mlp``, ``gcn``, ``sage`` or ``gat``: the name given, or for a config file the built-in
         model its ``model.init_args.model.class_path`` names (None for any other model)."""
         if self.student in STUDENTS:
             return self.student
-        config = yaml.safe_load(self.student_config().read_text()) or {}
-        model = ((config.get("model") or {}).get("init_args") or {}).get("model") or {}
+        model = ((self.student_spec().get("model") or {}).get("init_args") or {}).get("model") or {}
         name = str(model.get("class_path", "") if isinstance(model, dict) else "").rsplit(".", 1)[-1]
         return STUDENT_CLASSES.get(name)
 
@@ -236,9 +240,8 @@ class Compress:
     def teacher_path(self) -> str:
         if self.teacher:
             return self.teacher
-        config = yaml.safe_load(self.student_config().read_text()) or {}
-        named = str((config.get("data") or {}).get("dataset") or "synthetic") if isinstance(config, dict) else None
-        if named and named != "synthetic" and not _given_dataset(self.data_args):
+        named = str((self.student_spec().get("data") or {}).get("dataset") or "synthetic")
+        if named != "synthetic" and not _given_dataset(self.data_args):
             raise ConfigError(f"The student config {self.student} is written for dataset {named!r} but the teacher "
                               f"would train on {self.dataset!r}: pass --data.dataset {named} (and --data.root), "
                               "or --teacher.")
@@ -281,7 +284,6 @@ class Compress:
         return f"compress-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
     def search(self, teacher: str, spaces: list[SearchSpace]) -> Any:
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.out.mkdir(parents=True, exist_ok=True)
