@@ -241,11 +241,20 @@ def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tm
     assert [t.state.name for t in study.trials] == ["FAIL"] * 3
 
 
-def test_a_student_config_for_another_dataset_is_refused_before_a_teacher_trains(tmp_path):
+def test_a_student_config_for_other_data_is_refused_before_a_teacher_trains(tmp_path):
     search = Compress(out=tmp_path / "out", student="configs/cora/student_mlp128.yaml", trials=1)
-    with pytest.raises(ConfigError, match="written for dataset 'cora'.*pass --data.dataset cora"):
+    with pytest.raises(ConfigError, match="sets data.dataset: cora but the teacher .* has synthetic: pass "
+                                          "--data.dataset cora"):
         search.run()
     assert not (tmp_path / "out" / "teacher").exists()
+    own = tmp_path / "student.yaml"  # the synthetic MLP student on another split seed than the teacher's
+    own.write_text((REPO / "src/graphdistill/configs/synthetic/student_mlp.yaml").read_text()
+                   + "\n  split_seed: 3\n")
+    with pytest.raises(ConfigError, match="sets data.split_seed: 3 .* pass --data.split_seed 3"):
+        Compress(out=tmp_path / "out", student=str(own)).check_student_data()
+    Compress(out=tmp_path / "out", student=str(own), data_args=["--data.split_seed", "3"]).check_student_data()
+    Compress(out=tmp_path / "out", student="configs/cora/student_mlp128.yaml",
+             data_args=["--data.dataset=cora", "--data.split=glnn"]).check_student_data()
 
 
 def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, capsys):

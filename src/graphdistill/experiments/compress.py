@@ -59,6 +59,9 @@ STUDENTS = ("mlp", "gcn", "sage", "gat")
 FAILED_TRIAL = (GraphDistillError, ValueError, RuntimeError)
 #: ... unless this many fail in a row: then it is the setup, and the search stops with the reason
 FAILURES_IN_A_ROW = 3
+#: the data options that decide which nodes, labels and split a run sees (not how it loads them)
+WHICH_DATA = ("dataset", "split", "split_seed", "train_per_class", "val_per_class", "inductive", "synthetic",
+              "normalize_features", "undirected")
 STUDENT_CLASSES = {"MLP": "mlp", "GCN": "gcn", "GraphSAGE": "sage", "GAT": "gat"}  # a student file's model
 
 
@@ -240,11 +243,7 @@ class Compress:
     def teacher_path(self) -> str:
         if self.teacher:
             return self.teacher
-        named = str((self.student_spec().get("data") or {}).get("dataset") or "synthetic")
-        if named != "synthetic" and not _given_dataset(self.data_args):
-            raise ConfigError(f"The student config {self.student} is written for dataset {named!r} but the teacher "
-                              f"would train on {self.dataset!r}: pass --data.dataset {named} (and --data.root), "
-                              "or --teacher.")
+        self.check_student_data()
         done = self.out / "teacher" / "results.json"
         if self.search_only and not done.exists():
             raise ConfigError(f"--search-only needs the teacher: pass --teacher, or start the main compress process "
@@ -253,6 +252,21 @@ class Compress:
         _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)})")
         result = self.fit([self._config("gcn")], self.out / "teacher", 0)
         return str(Path(result["best_checkpoint"]).resolve())
+
+    def check_student_data(self) -> None:
+        """Refuse, before the default teacher trains, a student config whose data section picks
+        other data (dataset, split, ...) than the teacher's config: the teacher would train on one
+        graph or split and the student on another. ``--data.<key>`` reaches both, so it settles it."""
+        student = self.student_spec().get("data") or {}
+        teacher_config = self._config("gcn")
+        teacher = (yaml.safe_load(teacher_config.read_text()) or {}).get("data") or {}
+        given = {arg[len("--data."):].split("=", 1)[0] for arg in self.data_args if arg.startswith("--data.")}
+        for key in WHICH_DATA:
+            if key in student and key not in given and student[key] != teacher.get(key):
+                raise ConfigError(f"The student config {self.student} sets data.{key}: {student[key]} but the teacher "
+                                  f"compress would train ({teacher_config.relative_to(CONFIG_DIR)}) has "
+                                  f"{teacher.get(key, 'the default')}: pass --data.{key} {student[key]} so both train "
+                                  "on the same data (with --data.root for a dataset), or --teacher.")
 
     def candidates(self, teacher: Any, multilabel: bool, sampled: bool = False) -> list[SearchSpace]:
         """The methods that fit this student, teacher and loader (``--methods``, default all
@@ -454,10 +468,6 @@ def latency_devices() -> list[str]:
 def _device_suffix(device: str) -> str:
     """How a latency key names the device: nothing for the CPU, ``_gpu`` for the GPU."""
     return "" if device == "cpu" else "_gpu"
-
-
-def _given_dataset(data_args: list[str]) -> bool:
-    return any(arg == "--data.dataset" or arg.startswith("--data.dataset=") for arg in data_args)
 
 
 def _dataset_name(data_args: list[str]) -> str:
