@@ -15,7 +15,7 @@ import torch
 
 from graphdistill.cli import main
 from graphdistill.data import NodeDataModule
-from graphdistill.errors import ConfigError
+from graphdistill.errors import ConfigError, GraphDistillError
 from graphdistill.experiments import compress, runs
 from graphdistill.experiments.compress import Compress, SearchSpace, method_config
 from graphdistill.export import export_model, run_onnx
@@ -228,12 +228,25 @@ def test_a_trial_is_pruned_against_earlier_trials_of_its_own_method_only():
     assert ask("slow", 0.30) and not ask("slow", 0.45)  # now judged against its own (median 0.40 at epoch 25)
 
 
-def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tmp_path):
+def test_a_teacher_of_other_data_is_refused_before_anything_trains(tmp_path):
     data = NodeDataModule("synthetic").data
     np.save(tmp_path / "three.npy", torch.randn(data.num_nodes, 3).numpy())  # the graph has 5 classes
-    search = Compress(out=tmp_path / "out", teacher=str(tmp_path / "three.npy"), methods=["kd"], trials=5, seeds=1,
-                      epochs=5, export=False)
-    with pytest.raises(ConfigError, match="stopped after 3 trials in a row failed: Teacher .* predicts 3 classes"):
+    search = Compress(out=tmp_path / "out", teacher=str(tmp_path / "three.npy"), methods=["kd"], trials=5)
+    with pytest.raises(GraphDistillError, match="was trained on different data.*num_classes: teacher 3 vs data 5"):
+        search.run()
+    assert not (tmp_path / "out" / "alone").exists()
+
+
+def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tmp_path, teacher, monkeypatch):
+    def fit_failing_trials(configs, *args, **kwargs):  # every trial fails as a broken setup would
+        if len(configs) > 1:
+            raise ValueError("Does not validate") from ConfigError("A component needs something this setup lacks.")
+        return fit_seeded(configs, *args, **kwargs)
+
+    fit_seeded = compress.fit_seeded
+    monkeypatch.setattr(compress, "fit_seeded", fit_failing_trials)
+    search = Compress(out=tmp_path / "out", teacher=teacher, methods=["kd"], trials=5, seeds=1, epochs=5, export=False)
+    with pytest.raises(ConfigError, match="stopped after 3 trials in a row failed: A component needs something"):
         search.run()  # it used to repeat the failing trial forever: failed trials never count towards --trials
     import optuna
 

@@ -369,6 +369,7 @@ class Compress:
         teacher_path = self.teacher_path()
         teacher = load_teacher(teacher_path)
         datamodule = _datamodule(self.data_args, self.student_config())
+        teacher.check_data(datamodule.fingerprint())  # a teacher of other data fails here, not in every trial
         spaces = self.candidates(teacher, datamodule.multilabel, datamodule.sampled)
         if self.search_only:
             self.search(teacher_path, spaces)
