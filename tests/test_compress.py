@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -237,7 +238,8 @@ def test_a_teacher_of_other_data_is_refused_before_anything_trains(tmp_path):
     assert not (tmp_path / "out" / "alone").exists()
 
 
-def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tmp_path, teacher, monkeypatch):
+def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tmp_path, teacher, monkeypatch,
+                                                                            capsys):
     def fit_failing_trials(configs, *args, **kwargs):  # every trial fails as a broken setup would
         if len(configs) > 1:
             raise ValueError("Does not validate") from ConfigError("A component needs something this setup lacks.")
@@ -246,12 +248,22 @@ def test_a_setup_error_stops_the_search_after_three_failed_trials_in_one_line(tm
     fit_seeded = compress.fit_seeded
     monkeypatch.setattr(compress, "fit_seeded", fit_failing_trials)
     search = Compress(out=tmp_path / "out", teacher=teacher, methods=["kd"], trials=5, seeds=1, epochs=5, export=False)
-    with pytest.raises(ConfigError, match="stopped after 3 trials in a row failed: A component needs something"):
-        search.run()  # it used to repeat the failing trial forever: failed trials never count towards --trials
+    logged: list[str] = []  # what Optuna's own log says (its handler writes to the terminal, not to capsys)
+    keep = logging.Handler()
+    keep.emit = lambda record: logged.append(record.getMessage())
+    logging.getLogger("optuna").addHandler(keep)
+    try:
+        with pytest.raises(ConfigError, match="stopped after 3 trials in a row failed: A component needs something"):
+            search.run()  # it used to repeat the failing trial forever: failed trials never count towards --trials
+    finally:
+        logging.getLogger("optuna").removeHandler(keep)
+    assert not any("failed with" in line for line in logged)  # no exception dump per failed trial
     import optuna
 
     study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
     assert [t.state.name for t in study.trials] == ["FAIL"] * 3
+    shown = capsys.readouterr().out  # instead, the reason ends each failed trial's progress line
+    assert shown.count("fail ") == 3 and shown.count("(A component needs something this setup lacks.)") == 3
 
 
 def test_a_student_config_for_other_data_is_refused_before_a_teacher_trains(tmp_path):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import random
@@ -299,6 +300,9 @@ class Compress:
 
     def search(self, teacher: str, spaces: list[SearchSpace]) -> Any:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        trial_log = logging.getLogger("optuna.study._optimize")  # where Optuna reports a failed trial
+        if not any(isinstance(f, _FailedTrialWarnings) for f in trial_log.filters):
+            trial_log.addFilter(_FailedTrialWarnings())
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.out.mkdir(parents=True, exist_ok=True)
         url = self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
@@ -354,7 +358,7 @@ class Compress:
             _log(f"Searching {', '.join(sorted(by_name))}: {self.trials} trials (study {study.study_name}, "
                  f"{done} done)")
             callback = optuna.study.MaxTrialsCallback(self.trials, states=counted)
-            progress = _progress(self.trials, max(map(len, by_name)))
+            progress = _progress(self.trials, max(map(len, by_name)), failures)
             study.optimize(objective, timeout=self.timeout, callbacks=[callback, progress, stop_when_failing],
                            catch=FAILED_TRIAL, gc_after_trial=True)
         if len(failures) >= FAILURES_IN_A_ROW:  # a setup error, not an unlucky setting: every trial would fail
@@ -648,16 +652,26 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _progress(total: int, width: int):
+class _FailedTrialWarnings(logging.Filter):
+    """Drops Optuna's warnings for a failed trial (its parameters and the whole exception): the
+    progress line says why the trial failed, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return " failed with " not in record.getMessage()
+
+
+def _progress(total: int, width: int, failures: list[str] | None = None):
     """Optuna callback: one line per finished trial (trials done / best so far), the method
-    names padded to ``width`` (the longest searched) so the columns line up."""
+    names padded to ``width`` (the longest searched) so the columns line up; a failed trial's
+    line ends with why it failed (the latest of ``failures``)."""
     def report(study: Any, trial: Any) -> None:
         done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
                                                         optuna.trial.TrialState.PRUNED)]
         best = study.best_value if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) else None
         value = "-" if trial.value is None else f"{100 * trial.value:.2f}"
+        why = f"   ({failures[-1]})" if failures and trial.state == optuna.trial.TrialState.FAIL else ""
         _log(f"  trial {len(done)}/{total}: {trial.params.get('method', '?'):<{width}} {trial.state.name.lower():<8} "
-             f"val {value:>6}   best {'-' if best is None else f'{100 * best:.2f}'}")
+             f"val {value:>6}   best {'-' if best is None else f'{100 * best:.2f}'}{why}")
 
     return report
 
