@@ -51,7 +51,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR, resolve_config
-from ..errors import ConfigError, GraphDistillError
+from ..errors import ConfigError, GraphDistillError, user_error
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import fit_seeded, quiet_output
 
@@ -261,7 +261,7 @@ class Compress:
         student = self.student_spec().get("data") or {}
         teacher_config = self._config("gcn")
         teacher = (yaml.safe_load(teacher_config.read_text()) or {}).get("data") or {}
-        given = {arg[len("--data."):].split("=", 1)[0] for arg in self.data_args if arg.startswith("--data.")}
+        given = {arg[len("--data."):].split("=", 1)[0] for arg in _pairs(self.data_args)}
         for key in WHICH_DATA:
             if key in student and key not in given and student[key] != teacher.get(key):
                 raise ConfigError(f"The student config {self.student} sets data.{key}: {student[key]} but the teacher "
@@ -677,14 +677,9 @@ def _progress(total: int, width: int, failures: list[str] | None = None):
 
 
 def _reason(err: BaseException) -> str:
-    """One line saying why a trial failed: the first graphdistill error in the exception's chain
-    (jsonargparse wraps a teacher/student mismatch in a ValueError), else its first line."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, GraphDistillError):
-            return str(seen).strip().splitlines()[0]
-        seen = seen.__cause__ or seen.__context__
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+    """One line saying why a trial failed: the graphdistill error behind it (:func:`user_error`;
+    jsonargparse wraps a teacher/student mismatch in a ValueError), else the error's first line."""
+    return (str(user_error(err) or err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _log(message: str) -> None:
