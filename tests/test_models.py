@@ -124,6 +124,20 @@ def test_graphsage_projecting_before_aggregating_is_sageconv(aggr):
     torch.testing.assert_close(model.inference(x, edge_index, batch_size=64).logits, expected)
 
 
+def test_graphsage_gcn_aggregator_is_the_mean_over_the_node_and_its_neighbours_through_one_weight():
+    # a path 0 - 1 - 2 plus the edge 3 -> 2: node 2 averages itself with 1 and 3, node 3 has no in-edges
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    edge_index = torch.tensor([[0, 1, 1, 2, 3], [1, 0, 2, 1, 2]])
+    model = GraphSAGE(2, 3, num_layers=1, aggr="gcn").eval()
+    layer = model.layers[0]
+    assert not hasattr(layer, "lin_r") or layer.lin_r is None  # one weight matrix, not SAGEConv's two
+    assert sum(p.numel() for p in model.parameters()) == 2 * 3 + 3
+    mean = torch.stack([(x[0] + x[1]) / 2, (x[1] + x[0] + x[2]) / 3, (x[2] + x[1] + x[3]) / 3, x[3]])
+    expected = mean @ layer.lin_l.weight.T + layer.lin_l.bias
+    torch.testing.assert_close(model(x, edge_index).logits, expected)
+    torch.testing.assert_close(model.inference(x, edge_index, batch_size=2).logits, expected)
+
+
 def test_feature_dropout_on_dense_features_is_plain_dropout():
     x = torch.rand(100, 20) + 0.1  # no zeros
     drop = FeatureDropout(0.3, sparse_output=True).train()

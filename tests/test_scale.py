@@ -43,7 +43,8 @@ def test_target_chunks_hold_each_in_edge_once_with_targets_first(graph):
 
 
 @pytest.mark.parametrize("features", ["dense", "sparse"])
-@pytest.mark.parametrize("cls,kwargs", [(GCN, {}), (GraphSAGE, {}), (GAT, {"heads": 4}), (GIN, {}), (MLP, {})])
+@pytest.mark.parametrize("cls,kwargs", [(GCN, {}), (GraphSAGE, {}), (GraphSAGE, {"aggr": "gcn"}), (GAT, {"heads": 4}),
+                                       (GIN, {}), (MLP, {})])
 def test_layerwise_inference_equals_the_full_forward_pass(graph, cls, kwargs, features):
     torch.manual_seed(0)
     x = graph.x if features == "dense" else graph.x * (torch.rand_like(graph.x) < 0.05)  # bag-of-words-like

@@ -215,7 +215,10 @@ class GraphSAGE(StackedNodeClassifier):
     first layer takes a sparse product instead of a dense ``N × F`` scatter.
 
     Args:
-        aggr: neighbour aggregation (``mean``, ``max``, ``sum``).
+        aggr: neighbour aggregation (``mean``, ``max``, ``sum``: ``SAGEConv``'s, with a root
+            weight), or ``gcn``: the mean over the node and its neighbours through one weight
+            matrix, ``W (x_v + Σ_u x_u) / (deg(v) + 1) + b`` (DGL's ``SAGEConv`` "gcn"
+            aggregator, the teacher in GLNN's, NOSMOG's and VQGraph's code; half the weights).
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
@@ -232,9 +235,11 @@ class GraphSAGE(StackedNodeClassifier):
 
     def projects_first(self, in_channels: int, out_channels: int) -> bool:
         """Whether a layer ``in_channels → out_channels`` projects before aggregating."""
-        return self._aggr in LINEAR_AGGREGATIONS and in_channels > out_channels
+        return self._aggr == "gcn" or (self._aggr in LINEAR_AGGREGATIONS and in_channels > out_channels)
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        if self._aggr == "gcn":  # one weight (lin_l) for the node and its neighbours alike
+            return SAGEConv(in_channels, out_channels, aggr="sum", root_weight=False)
         return SAGEConv(in_channels, out_channels, aggr=self._aggr)
 
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
@@ -244,6 +249,10 @@ class GraphSAGE(StackedNodeClassifier):
         sources, targets = x if isinstance(x, tuple) else (x, x)
         projected = F.linear(sources, layer.lin_l.weight)  # a sparse product for CSR features
         out = layer.propagate(edge_index, x=(projected, None), size=(sources.size(0), targets.size(0)))
+        if self._aggr == "gcn":
+            own = projected if targets is sources else F.linear(targets, layer.lin_l.weight)
+            degree = scatter(torch.ones_like(edge_index[1], dtype=out.dtype), edge_index[1], 0, targets.size(0), "sum")
+            return (out + own) / (degree + 1).unsqueeze(-1) + layer.lin_l.bias
         return out + layer.lin_l.bias + layer.lin_r(targets)
 
 
