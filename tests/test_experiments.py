@@ -370,3 +370,18 @@ def test_a_tampered_data_record_gets_one_line_not_a_traceback():
     fingerprint = NodeDataModule("synthetic", split="glnn").fingerprint()
     with pytest.raises(ConfigError, match="names a split or inputs graphdistill does not write"):
         data_from_fingerprint({**fingerprint, "split": "glnn:x:20:30"})
+
+
+def test_two_students_of_one_architecture_are_told_apart_in_the_table(tmp_path):
+    grid = Grid(datasets=["cora"], teacher="gcn", students=["mlp", "mlp_wide"], methods=["kd"], seeds=1)
+    runs = {("cora", "teacher", "gcn"): [{"model": "GCN", "parameters": 400, "test": 0.8}]}
+    for student, test in (("mlp", 0.6), ("mlp_wide", 0.7)):
+        for method in ("alone", "kd"):
+            runs[("cora", student, method)] = [{"model": "MLP", "parameters": 100, "test": test}]
+    rows = experiments._rows(grid, runs, {})
+    assert experiments.model_names(rows) == ["GCN teacher", "MLP (mlp)", "MLP (mlp)", "MLP (mlp_wide)",
+                                             "MLP (mlp_wide)"]
+    experiments.write_tables(rows, tmp_path / "t", title="t")
+    assert "| cora | MLP (mlp_wide) | kd |" in (tmp_path / "t.md").read_text()
+    one = [r for r in rows if r["student"] in ("teacher", "mlp")]  # one student per architecture: no name needed
+    assert experiments.model_names(one) == ["GCN teacher", "MLP", "MLP"]

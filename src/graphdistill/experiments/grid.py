@@ -370,12 +370,25 @@ def _online_rows(row: dict[str, Any], results: list[dict[str, Any]], alone: floa
     return out
 
 
+def model_names(rows: list[dict[str, Any]]) -> list[str]:
+    """What the table's model column says for each row: the architecture (``MLP``, or
+    ``GraphSAGE teacher``), with the student's config name beside it where a dataset has two
+    students of one architecture (``MLP (student_mlp125_cora)``), which would otherwise read alike."""
+    students: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        if r["student"] != "teacher":
+            students.setdefault((r["dataset"], r["model"]), set()).add(r["student"])
+    return [f"{r['model']} teacher" if r["student"] == "teacher"
+            else f"{r['model']} ({r['student']})" if len(students[(r["dataset"], r["model"])]) > 1 else r["model"]
+            for r in rows]
+
+
 def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
     """``out`` as Markdown (with the command, machine and date) and ``out`` with ``.csv``."""
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
-    table = [[r["dataset"], f"{r['model']} teacher" if r["student"] == "teacher" else r["model"],
+    table = [[r["dataset"], name,
               r["method"], f"{r['parameters']:,}", f"{r['compression']:.1f}x",
               "-" if r.get("val_mean") is None else f"{100 * r['val_mean']:.2f}",
               f"{100 * r['test_mean']:.2f} ± {100 * r['test_std']:.2f}",
@@ -383,7 +396,8 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
               "-" if r["student"] == "teacher" else f"{100 * r['delta_vs_teacher']:+.2f}",
               num(r["full_ms"], ".2f"), num(r["batch_ms"], ".2f"),
               num(r["speedup_full"], ".1f") + "x" if r["speedup_full"] else "-",
-              num(r["speedup_batch"], ".1f") + "x" if r["speedup_batch"] else "-"] for r in rows]
+              num(r["speedup_batch"], ".1f") + "x" if r["speedup_batch"] else "-"]
+             for r, name in zip(rows, model_names(rows))]
     header = ["dataset", "model", "method", "params", "compression", "val acc %", "test acc %", "Δ vs alone",
               "Δ vs teacher", "full-graph ms", "1024-node batch ms", "speedup full", "speedup batch"]
     parts = [p for p in ("observed", "unseen") if all(f"test_{p}_mean" in r for r in rows)]
@@ -437,8 +451,8 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                                                    if all(r["full_ms"] for r in subset) else [])
         fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
         for ax, (key, label) in zip(axes[0], panels):
-            for r in subset:
-                name = f"{r['model']} teacher" if r["student"] == "teacher" else f"{r['model']} {r['method']}"
+            for r, model in zip(subset, model_names(subset)):
+                name = model if r["student"] == "teacher" else f"{model} {r['method']}"
                 ax.errorbar(r[key], 100 * r["test_mean"], yerr=100 * r["test_std"], fmt="o", capsize=3, label=name)
             ax.set_xscale("log")
             ax.set_xlabel(label)
