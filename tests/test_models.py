@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch_geometric.nn import GCN2Conv
 
+from graphdistill.errors import ConfigError
 from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, build_model
 from graphdistill.models.base import FeatureDropout
 
@@ -136,6 +137,8 @@ def test_graphsage_gcn_aggregator_is_the_mean_over_the_node_and_its_neighbours_t
     expected = mean @ layer.lin_l.weight.T + layer.lin_l.bias
     torch.testing.assert_close(model(x, edge_index).logits, expected)
     torch.testing.assert_close(model.inference(x, edge_index, batch_size=2).logits, expected)
+    with pytest.raises(ConfigError, match="unknown aggr 'gcnn': use mean, sum, max or gcn"):
+        GraphSAGE(2, 3, aggr="gcnn")
 
 
 def test_feature_dropout_on_dense_features_is_plain_dropout():

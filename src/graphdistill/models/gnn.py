@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, RGCNConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.resolver import aggregation_resolver
 from torch_geometric.utils import scatter
 
 from ..errors import ConfigError
@@ -224,6 +225,11 @@ class GraphSAGE(StackedNodeClassifier):
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
                  dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
                  aggr: str = "mean") -> None:
+        if aggr != "gcn":
+            try:
+                aggregation_resolver(aggr)
+            except (ValueError, TypeError):
+                raise ConfigError(f"GraphSAGE: unknown aggr {aggr!r}: use mean, sum, max or gcn.") from None
         self._aggr = aggr
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
                          aggr=aggr)
