@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, RGCNConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.resolver import aggregation_resolver
-from torch_geometric.utils import scatter
+from torch_geometric.utils import degree, scatter
 
 from ..errors import ConfigError
 from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers, take_rows
@@ -257,8 +257,8 @@ class GraphSAGE(StackedNodeClassifier):
         out = layer.propagate(edge_index, x=(projected, None), size=(sources.size(0), targets.size(0)))
         if self._aggr == "gcn":
             own = projected if targets is sources else F.linear(targets, layer.lin_l.weight)
-            degree = scatter(torch.ones_like(edge_index[1], dtype=out.dtype), edge_index[1], 0, targets.size(0), "sum")
-            return (out + own) / (degree + 1).unsqueeze(-1) + layer.lin_l.bias
+            in_degree = degree(edge_index[1], targets.size(0), dtype=out.dtype)
+            return (out + own) / (in_degree + 1).unsqueeze(-1) + layer.lin_l.bias
         return out + layer.lin_l.bias + layer.lin_r(targets)
 
 
