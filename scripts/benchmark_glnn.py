@@ -56,15 +56,22 @@ def _best_method(rows_runs: dict[str, list[dict[str, Any]]]) -> str:
     return max(candidates, key=lambda m: sum(r["best_val"] for r in candidates[m]) / len(candidates[m]))
 
 
-def _runs(workdir: Path, dataset: str, seeds: int, student: str, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _student_of(grid: Grid) -> dict[str, str]:
+    """Which student each method's row reads: ``alone`` the first (the teacher's width), every other method the
+    first student that trains with it (``student_methods``)."""
+    return {"alone": grid.students[0],
+            **{m: next(s for s in grid.students if m in grid.methods_of(s)) for m in grid.methods}}
+
+
+def _runs(workdir: Path, dataset: str, seeds: int, grid: Grid) -> dict[str, list[dict[str, Any]]]:
     """The grid's stored results per method (``teacher``, ``alone``, methods) for a dataset."""
     import json
 
     out: dict[str, list[dict[str, Any]]] = {}
+    students = _student_of(grid)
     for seed in range(seeds):
         base = workdir / dataset / f"seed{seed}"
-        folders = [("teacher", "teacher"), ("alone", f"{student}_alone"),
-                   *((m, f"{student}_{label(m)}") for m in methods)]
+        folders = [("teacher", "teacher"), *((m, f"{label(s)}_{label(m)}") for m, s in students.items())]
         for name, folder in folders:
             out.setdefault(name, []).append(json.loads((base / folder / "results.json").read_text()))
     return out
@@ -128,15 +135,18 @@ def main() -> None:
                         help="at most this many seeds in the inductive runs (default: as transductive)")
     parser.add_argument("--grid", default="configs/experiments/glnn.yaml",
                         help="the grid (a packaged one, as configs/experiments/glnn_sampled_teacher.yaml, or a path): "
-                             "its teacher, one MLP student and its methods, which must include glnn")
+                             "its teacher, its MLP students (the first as wide as the teacher: alone and GLNN; "
+                             "student_methods may give the other methods a narrower one) and its methods, which must "
+                             "include glnn")
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "glnn")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
     args = parser.parse_args()
     grid = Grid.from_yaml(resolve_config(args.grid))
-    if len(grid.students) != 1 or "glnn" not in grid.methods or isinstance(grid.teacher, dict):
-        raise ConfigError(f"{args.grid}: the GLNN benchmark takes one teacher, one student and the glnn method "
-                          f"among the methods (got teacher {grid.teacher!r}, students {grid.students}).")
-    student = label(grid.students[0])
+    untrained = [m for m in grid.methods if not any(m in grid.methods_of(s) for s in grid.students)]
+    if "glnn" not in grid.methods_of(grid.students[0]) or isinstance(grid.teacher, dict) or untrained:
+        raise ConfigError(f"{args.grid}: the GLNN benchmark takes one teacher, a first student that trains with glnn "
+                          f"and a student for every method (got teacher {grid.teacher!r}, students {grid.students}, "
+                          f"student_methods {grid.student_methods}).")
     per_dataset = {k: [int(n) for n in v.split("/")] for k, v in (item.split("=", 1) for item in args.seeds_for)}
     settings = {"transductive": [], "inductive": ["--data.inductive=0.2"]}
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
@@ -148,11 +158,11 @@ def main() -> None:
             if setting == "inductive":
                 seeds = given[1] if len(given) > 1 else min(seeds, args.inductive_seeds or seeds)
             one = Grid(datasets=[dataset], teacher=grid.teacher, students=grid.students, methods=grid.methods,
-                       seeds=seeds, extra=extra)
+                       seeds=seeds, extra=extra, student_methods=grid.student_methods)
             work = args.workdir / setting
             rows[setting] += run_grid(one, work, work / f"{dataset}_table", root=args.root, latency=False,
                                       analysis=False, log=lambda line, s=setting: print(f"[{s}] {line}", flush=True))
-            runs[(dataset, setting)] = _runs(work, dataset, seeds, student, grid.methods)
+            runs[(dataset, setting)] = _runs(work, dataset, seeds, grid)
     for setting in settings:
         write_tables(rows[setting], args.out.with_name(f"{args.out.stem}_{setting}"), title=f"GLNN protocol, {setting}")
 
@@ -180,15 +190,24 @@ def main() -> None:
     plot = args.out.with_suffix(".png")
     _plot(summary, plot)
     teacher_config = CONFIG_DIR / grid.teacher_config(args.datasets[0])
-    teacher_data = (yaml.safe_load(teacher_config.read_text()) or {}).get("data", {})
+    teacher_spec = yaml.safe_load(teacher_config.read_text()) or {}
+    teacher_data = teacher_spec.get("data", {})
     training = (f"trained on sampled neighbourhoods (fan-out {teacher_data['num_neighbors']})"
                 if teacher_data.get("loader") == "neighbor" else "full-graph training")
+    aggr = teacher_spec["model"]["init_args"]["model"]["init_args"].get("aggr", "mean")
+    aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight, dropout 0" if aggr == "gcn"
+                  else "PyG's SAGEConv: a neighbour and a root weight")
+    students = _student_of(grid)
+    narrowed = [m for m, s in students.items() if s != grid.students[0]]
+    student_text = (f"MLP students as wide as the teacher (`configs/<dataset>/student_{grid.students[0]}.yaml`)" + (
+        f"; {', '.join(narrowed)} on `configs/<dataset>/student_{students[narrowed[0]]}.yaml`, narrowed so that "
+        "with the position features it reads it is no larger" if narrowed else ""))
     threads = torch.get_num_threads()
     text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
 Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
 with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
-(`configs/<dataset>/{grid.teacher}.yaml`, {training}, 200 epochs); MLP 2x128 students
-(`configs/<dataset>/student_{grid.students[0]}.yaml`), all no larger than the teacher. Test accuracy (%) at the best
+(`configs/<dataset>/{grid.teacher}.yaml`, {aggregator}, {training}, 200 epochs);
+{student_text}: every student no larger than the teacher. Test accuracy (%) at the best
 validation epoch, mean ± std over seeds (each seed a new split). "best graphdistill" is the method with
 the highest mean *validation* accuracy among {', '.join(m for m in grid.methods if m != 'glnn')}. Published
 columns are the papers' numbers (their data are CPF's copies of these graphs). Full per-method tables:

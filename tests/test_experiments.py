@@ -102,6 +102,31 @@ def test_a_grid_rerun_with_other_arguments_refuses_the_stale_runs(tmp_path):
         run_grid(grid, tmp_path / "work", tmp_path / "table", latency=False, analysis=False, log=lambda _: None)
 
 
+def test_student_methods_give_a_student_only_its_methods(tmp_path, monkeypatch):
+    """A narrowed student for some methods (the GLNN benchmark's positions student): the grid trains and
+    tabulates each student with its own methods only, alone always."""
+    grid = Grid(datasets=["synthetic"], teacher="gcn", students=["mlp", "gcn"], methods=["kd", "gcrd"], seeds=1,
+                extra=["--trainer.max_epochs=2"], student_methods={"mlp": ["kd"]}, compare=["gcrd"])
+    trained = []
+    real_fit = runs.run_fit
+
+    def counting_fit(*args, **kwargs):
+        trained.append(next(a for a in args if a.startswith("--trainer.default_root_dir=")).rsplit("/", 1)[1])
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "run_fit", counting_fit)
+    rows = run_grid(grid, tmp_path / "work", tmp_path / "table", latency=False, analysis=False, log=lambda _: None)
+    assert trained == ["teacher", "mlp_alone", "mlp_kd", "gcn_alone", "gcn_kd", "gcn_gcrd"]
+    assert [(r["student"], r["method"]) for r in rows] == [("teacher", "gcn"), ("mlp", "alone"), ("mlp", "kd"),
+                                                           ("gcn", "alone"), ("gcn", "kd"), ("gcn", "gcrd")]
+    compared = (tmp_path / "table_compare.md").read_text()
+    assert "| synthetic | gcn | gcrd |" in compared and "| synthetic | mlp |" not in compared
+    bad = tmp_path / "grid.yaml"
+    bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [mlp]\nmethods: [kd]\nstudent_methods: {mlp: [fitnet]}\n")
+    with pytest.raises(ConfigError, match=r"student_methods names students and methods of the grid .*\['fitnet'\]"):
+        Grid.from_yaml(bad)
+
+
 def test_grid_file_errors_are_clear(tmp_path):
     bad = tmp_path / "grid.yaml"
     bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [gcn]\nmethods: [nosuchmethod]\n")

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch_geometric.nn import GCN2Conv
@@ -155,3 +157,36 @@ def test_sparse_and_dense_first_layer_agree():
     sparse = model(x, ei).logits
     model.input_dropout.sparse_output = False
     torch.testing.assert_close(model(x, ei).logits, sparse)
+
+
+def test_mlp_reading_positions_finds_the_feature_pattern_once_and_follows_changed_inputs():
+    # bag-of-words features and dense positions: the concatenation is about 6 % non-zero, so FeatureDropout
+    # takes a sparse product; the same inputs again must reuse its non-zero pattern, not rescan N x (F + P)
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(300, 200, generator=generator) < 0.02).float()
+    position = torch.randn(300, 8, generator=generator)
+    model = MLP(200, 4, hidden_channels=16, position_channels=8).train()
+
+    def expected(seed: int) -> torch.Tensor:  # what a fresh model with these weights computes
+        fresh = MLP(200, 4, hidden_channels=16, position_channels=8).train()
+        fresh.load_state_dict(model.state_dict())
+        torch.manual_seed(seed)
+        return fresh(x, None, position=position).logits
+
+    torch.manual_seed(1)
+    first = model(x, None, position=position).logits
+    key = model.input_dropout._key
+    torch.manual_seed(2)
+    second = model(x, None, position=position).logits
+    assert model.input_dropout._key == key  # the same encoded tensor: the pattern was found once
+    torch.testing.assert_close(first, expected(1), rtol=0, atol=0)
+    torch.testing.assert_close(second, expected(2), rtol=0, atol=0)
+    position.mul_(2)  # changed in place: the cached concatenation must not be served
+    torch.manual_seed(3)
+    torch.testing.assert_close(model(x, None, position=position).logits, expected(3), rtol=0, atol=0)
+    other = position.clone() + 1  # another tensor
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, None, position=other).logits,
+                                   model.layers[1](torch.relu(model.layers[0](torch.cat([x, other], 1)))))
+    assert copy.deepcopy(model)._encoded is None  # a copy (export) does not carry the cached input

@@ -9,6 +9,7 @@ relative to the grid file)::
                                    #   teacher: {cora: gcnii, citeseer: gcnii}
     students: [mlp, gcn]           # configs/<dataset>/student_<student>.yaml
     methods: [kd, kd_gcrd]         # configs/methods/<method>.yaml ("alone" is always run)
+    student_methods: {}            # some students with only some methods, e.g. {mlp: [kd]} (default: all)
     seeds: 5
     extra: []                      # more CLI arguments for every run
     compare: []                    # methods set against the best of `against` (paired by seed)
@@ -52,7 +53,7 @@ from ..errors import ConfigError
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import CONFIGS, fit_seeded, quiet_output
 
-KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against")
+KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against", "student_methods")
 
 
 @dataclass
@@ -65,6 +66,9 @@ class Grid:
     extra: list[str] = field(default_factory=list)
     compare: list[str] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
+    #: students that train with only some of ``methods`` (a student narrowed for the methods that widen its
+    #: input, say); every other student trains with all of them
+    student_methods: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Grid:
@@ -97,6 +101,15 @@ class Grid:
         name = self.teacher_name(dataset)
         return _config(name, f"{dataset}/{name}.yaml")
 
+    def methods_of(self, student: str) -> list[str]:
+        """The methods ``student`` trains with (besides alone), in the grid's order."""
+        chosen = self.student_methods.get(student)
+        return list(self.methods) if chosen is None else [m for m in self.methods if m in chosen]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every ``(student, method)`` run of a dataset and seed, ``alone`` first per student."""
+        return [(s, m) for s in self.students for m in ["alone", *self.methods_of(s)]]
+
     def baselines(self) -> list[str]:
         """The ``against`` methods of ``compare`` (default: every method not compared)."""
         return self.against or [m for m in self.methods if m not in self.compare]
@@ -124,6 +137,16 @@ class Grid:
         elif not isinstance(self.teacher, str):
             raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn) or one per dataset "
                               f"({{cora: gcnii, ...}}), got {self.teacher!r}.")
+        if not isinstance(self.student_methods, dict) or not all(
+                isinstance(v, list) and all(isinstance(m, str) for m in v) for v in self.student_methods.values()):
+            example = f"{{{self.students[0]}: [{self.methods[0] if self.methods else 'kd'}]}}"
+            raise ConfigError(f"Grid {path}: student_methods maps a student to a list of its methods, e.g. "
+                              f"student_methods: {example}, got {self.student_methods!r}.")
+        unknown = [s for s in self.student_methods if s not in self.students] + [
+            m for v in self.student_methods.values() for m in v if m not in self.methods]
+        if unknown:
+            raise ConfigError(f"Grid {path}: student_methods names students and methods of the grid (students "
+                              f"{self.students}, methods {self.methods}); not among them: {unknown}.")
         stray = [m for m in [*self.compare, *self.against] if m not in self.methods]
         if stray or (self.compare and not self.baselines()):
             raise ConfigError(f"Grid {path}: compare and against must name methods of the grid {self.methods} (and "
@@ -135,6 +158,8 @@ class Grid:
                             else _absolute(self.teacher, base))
             self.students = [_absolute(s, base) for s in self.students]
             self.methods = [_absolute(m, base) for m in self.methods]
+            self.student_methods = {_absolute(s, base): [_absolute(m, base) for m in v]
+                                    for s, v in self.student_methods.items()}
         wanted = [self.teacher_config(d) for d in self.datasets]
         wanted += [self.student_config(d, s) for d in self.datasets for s in self.students]
         wanted += [self.method_config(m) for m in self.methods]
@@ -173,7 +198,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     table rows."""
     workdir = Path(workdir)
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    total = len(grid.datasets) * grid.seeds * (1 + len(grid.students) * (1 + len(grid.methods)))
+    total = len(grid.datasets) * grid.seeds * (1 + len(grid.pairs()))
     done = 0
     for dataset in grid.datasets:
         for seed in range(grid.seeds):
@@ -193,16 +218,15 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
 
             teacher = fit("teacher", [grid.teacher_config(dataset)])
             runs.setdefault((dataset, "teacher", grid.teacher_name(dataset)), []).append(teacher)
-            for student in grid.students:
+            for student, method in grid.pairs():
                 base = [grid.student_config(dataset, student)]
-                for method in ["alone", *grid.methods]:
-                    if method == "alone":
-                        result = fit(f"{label(student)}_alone", base)
-                    else:
-                        extra = [f"--model.init_args.teacher={teacher['best_checkpoint']}"] if _needs_teacher(
-                            method) else []
-                        result = fit(f"{label(student)}_{label(method)}", [*base, grid.method_config(method)], *extra)
-                    runs.setdefault((dataset, student, method), []).append(result)
+                if method == "alone":
+                    result = fit(f"{label(student)}_alone", base)
+                else:
+                    extra = [f"--model.init_args.teacher={teacher['best_checkpoint']}"] if _needs_teacher(
+                        method) else []
+                    result = fit(f"{label(student)}_{label(method)}", [*base, grid.method_config(method)], *extra)
+                runs.setdefault((dataset, student, method), []).append(result)
     latencies = _latencies(grid, runs, workdir, root) if latency else {}
     rows = _rows(grid, runs, latencies)
     write_tables(rows, Path(out), title=f"Experiment grid: {', '.join(grid.datasets)}")
@@ -223,8 +247,12 @@ def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
     table = []
     for dataset in grid.datasets:
         for student in grid.students:
-            best = max(grid.baselines(), key=lambda m: mean_std(tests[(dataset, student, m)]).mean)
-            for method in grid.compare:
+            mine = grid.methods_of(student)
+            baselines = [m for m in grid.baselines() if m in mine]
+            if not baselines:
+                continue
+            best = max(baselines, key=lambda m: mean_std(tests[(dataset, student, m)]).mean)
+            for method in [m for m in grid.compare if m in mine]:
                 paired = mean_std([a - b for a, b in zip(tests[(dataset, student, method)],
                                                           tests[(dataset, student, best)])])
                 verdict = ("better" if paired.mean - paired.std > 0 else
@@ -251,9 +279,10 @@ def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
     panels = [(d, s) for d in grid.datasets for s in grid.students]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 3.6), squeeze=False)
     for ax, (dataset, student) in zip(axes[0], panels):
-        stats = [mean_std(tests[(dataset, student, m)]) for m in grid.methods]
+        methods = grid.methods_of(student)
+        stats = [mean_std(tests[(dataset, student, m)]) for m in methods]
         ax.bar(range(len(stats)), [100 * x.mean for x in stats], yerr=[100 * x.std for x in stats], capsize=3,
-               color=["tab:orange" if m in grid.compare else "tab:blue" for m in grid.methods])
+               color=["tab:orange" if m in grid.compare else "tab:blue" for m in methods])
         alone = mean_std(tests[(dataset, student, "alone")])
         teacher = mean_std(tests[(dataset, "teacher", grid.teacher_name(dataset))])
         ax.axhline(100 * alone.mean, color="black", label="student alone")
@@ -261,7 +290,7 @@ def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
         low = min([x.mean - x.std for x in stats] + [alone.mean, teacher.mean])
         high = max([x.mean + x.std for x in stats] + [alone.mean, teacher.mean])
         ax.set_ylim(100 * low - 2, 100 * high + 1)
-        ax.set_xticks(range(len(stats)), [label(m) for m in grid.methods], rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(range(len(stats)), [label(m) for m in methods], rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{dataset} ({label(student)} student)", fontsize=9)
         ax.set_ylabel("test accuracy % (mean ± std)", fontsize=8)
     axes[0][0].legend(fontsize=7, loc="lower left")
@@ -279,7 +308,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
     header, table = None, []
     for dataset in grid.datasets:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
-        names = [(s, m) for s in grid.students for m in ["alone", *grid.methods]]
+        names = grid.pairs()
         paths = [runs[(dataset, s, m)][0]["best_checkpoint"] for s, m in names]
         columns, cells = analysis_cells(analyze(teacher["best_checkpoint"], paths, root))
         header = header or ["dataset", columns[0], "method", *columns[1:]]
@@ -322,7 +351,7 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
         t_params = teacher_runs[0]["parameters"]
         t_lat = latencies.get((dataset, "teacher"), {})
         entries = [("teacher", grid.teacher_name(dataset), teacher_runs)]
-        entries += [(s, m, runs[(dataset, s, m)]) for s in grid.students for m in ["alone", *grid.methods]]
+        entries += [(s, m, runs[(dataset, s, m)]) for s, m in grid.pairs()]
         for student, method, results in entries:
             stats = mean_std([r["test"] for r in results])
             alone = teacher if student == "teacher" else mean_std(
