@@ -125,6 +125,10 @@ def test_student_methods_give_a_student_only_its_methods(tmp_path, monkeypatch):
     bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [mlp]\nmethods: [kd]\nstudent_methods: {mlp: [fitnet]}\n")
     with pytest.raises(ConfigError, match=r"student_methods names students and methods of the grid .*\['fitnet'\]"):
         Grid.from_yaml(bad)
+    bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [mlp]\nmethods: [kd, fitnet]\n"
+                   "student_methods: {mlp: [kd]}\n")
+    with pytest.raises(ConfigError, match=r"no student trains with \['fitnet'\]"):
+        Grid.from_yaml(bad)
 
 
 def test_grid_file_errors_are_clear(tmp_path):

@@ -147,6 +147,10 @@ class Grid:
         if unknown:
             raise ConfigError(f"Grid {path}: student_methods names students and methods of the grid (students "
                               f"{self.students}, methods {self.methods}); not among them: {unknown}.")
+        untrained = [m for m in self.methods if not any(m in self.methods_of(s) for s in self.students)]
+        if untrained:
+            raise ConfigError(f"Grid {path}: no student trains with {untrained}: add them to a student's "
+                              "student_methods, or drop them from methods.")
         stray = [m for m in [*self.compare, *self.against] if m not in self.methods]
         if stray or (self.compare and not self.baselines()):
             raise ConfigError(f"Grid {path}: compare and against must name methods of the grid {self.methods} (and "
