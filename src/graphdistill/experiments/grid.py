@@ -406,7 +406,7 @@ def _online_rows(row: dict[str, Any], results: list[dict[str, Any]], alone: floa
 def model_names(rows: list[dict[str, Any]]) -> list[str]:
     """What the table's model column says for each row: the architecture (``MLP``, or
     ``GraphSAGE teacher``), with the student's config name beside it where a dataset has two
-    students of one architecture (``MLP (student_mlp125_cora)``), which would otherwise read alike."""
+    students of one architecture (``MLP (mlp_positions)``), which would otherwise read alike."""
     students: dict[tuple[str, str], set[str]] = {}
     for r in rows:
         if r["student"] != "teacher":
