@@ -183,6 +183,23 @@ def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):
     assert "no method beat the student alone" in (out / "report.md").read_text()
 
 
+def test_a_report_on_your_own_graph_names_the_file_and_says_when_no_trial_ran(tmp_path):
+    from graphdistill.data.files import save_graph
+
+    data = NodeDataModule("synthetic").data
+    save_graph(data, tmp_path / "my_graph.pt")
+    np.save(tmp_path / "logits.npy", torch.randn(data.num_nodes, 5).numpy())
+    out = tmp_path / "out"
+    summary = Compress(out=out, data_args=["--data.dataset", str(tmp_path / "my_graph.pt")],
+                       teacher=str(tmp_path / "logits.npy"), methods=["kd"], trials=0, seeds=1, epochs=5,
+                       export=False).run()
+    report = (out / "report.md").read_text()
+    assert summary["dataset"] == str(tmp_path / "my_graph.pt")
+    assert report.startswith(f"# graphdistill compress: {tmp_path / 'my_graph.pt'}\n")
+    assert summary["chosen"]["method"] == "alone"
+    assert "no trial finished: `--trials 0`" in report and "no method beat" not in report
+
+
 def test_a_student_config_file_is_found_as_fit_finds_it_and_its_model_decides_which_methods_fit(tmp_path, teacher):
     names = ["glnn_positions", "kd"]
     packaged = Compress(out=tmp_path / "out", teacher=teacher, student="configs/cora/student_mlp128.yaml",

@@ -192,7 +192,8 @@ class Compress:
             raise ConfigError("--trials must be >= 0, --seeds >= 1 and --rescore >= 1.")
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
-        self.dataset = _dataset_name(self.data_args)
+        self.dataset = _dataset_name(self.data_args)  # which configs/<folder> gives the defaults
+        self.data_label = _data_label(self.data_args)  # what the report names: a file as given
 
     # ------------------------------------------------------------------ configs
     def _config(self, name: str) -> Path:
@@ -413,7 +414,7 @@ class Compress:
             teacher_latency = {f"full_ms{_device_suffix(d)}": inference_latency(teacher.model, data, d)["full_ms"]
                                for d in latency_devices()}
             teacher.model.cpu()
-        summary = {"dataset": self.dataset, "teacher": {"path": teacher_path, "form": teacher.form,
+        summary = {"dataset": self.data_label, "teacher": {"path": teacher_path, "form": teacher.form,
                                                         "parameters": teacher.num_parameters, "test": teacher_test,
                                                         "full_ms": None, **teacher_latency},
                    "alone": _stats(alone), "chosen": {"method": chosen_name, **_stats(final),
@@ -475,16 +476,23 @@ def _device_suffix(device: str) -> str:
     return "" if device == "cpu" else "_gpu"
 
 
-def _dataset_name(data_args: list[str]) -> str:
-    from ..data import dataset_info
-
+def _data_label(data_args: list[str]) -> str:
+    """``--data.dataset`` as given (a built-in name or the user's file), ``synthetic`` without it."""
     value = "synthetic"
     for i, arg in enumerate(data_args):
         if arg.startswith("--data.dataset="):
             value = arg.split("=", 1)[1]
         elif arg == "--data.dataset" and i + 1 < len(data_args):
             value = data_args[i + 1]
-    info = dataset_info(value)
+    return value
+
+
+def _dataset_name(data_args: list[str]) -> str:
+    """The built-in dataset's name, whose ``configs/<name>/`` folder gives the default configs;
+    ``synthetic`` for a file, whose defaults are the synthetic graph's."""
+    from ..data import dataset_info
+
+    info = dataset_info(_data_label(data_args))
     return info.name if info.family != "file" else "synthetic"
 
 
@@ -555,11 +563,16 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     if chosen["method"] != "alone":
         rows.append([f"{chosen['model']} + {chosen['method']} (chosen)", "-", f"{chosen['parameters']:,}",
                      pct(chosen["test_mean"], chosen["test_std"]), f"{100 * chosen['val_mean']:.2f}"])
+    if chosen.get("config"):
+        why = f"`{chosen['config']}`"
+    elif any(t["value"] is not None for t in summary["trials"]):
+        why = "no method beat the student alone"
+    else:
+        why = "no trial finished: `--trials 0`, or the search stopped before one finished"
     lines = [run_header(f"graphdistill compress: {summary['dataset']}"),
              markdown_table(["model", "teacher form", "parameters", f"test acc % ({chosen['seeds']} seeds)",
                              "val acc %"], rows), "",
-             f"Chosen on validation: **{chosen['method']}**"
-             + (f" (`{chosen['config']}`)" if chosen.get("config") else " (no method beat the student alone)") + ".",
+             f"Chosen on validation: **{chosen['method']}** ({why}).",
              "Test accuracy at the best validation epoch, mean ± std over seeds; the teacher's split is kept.", ""]
     latency = exports.get("pytorch_latency")
     if latency:
