@@ -354,6 +354,37 @@ def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_pa
     assert "Grid file not found" in capsys.readouterr().err
 
 
+def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path, monkeypatch, capsys):
+    """``datasets: [graph.pt]`` (relative to the grid file): every run reads the file (a graph
+    unlike the synthetic default: other size, classes and features), the configs default to the
+    synthetic graph's, and the table, the plot and the run folder name the file."""
+    from graphdistill.cli import main
+    from graphdistill.data import CSBMConfig, make_csbm
+    from graphdistill.data.files import save_graph
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    graph = make_csbm(CSBMConfig(num_nodes=300, num_classes=3, num_features=12, seed=1))
+    save_graph(graph, mine / "my_graph.pt")
+    (mine / "grid.yaml").write_text(yaml.safe_dump({
+        "datasets": ["my_graph.pt"], "teacher": "gcn", "students": ["mlp"], "methods": ["kd"], "seeds": 1,
+        "extra": ["--trainer.max_epochs=2"]}))
+    monkeypatch.chdir(tmp_path)
+    main(["grid", str(mine / "grid.yaml"), "--no-analysis"])
+    out = tmp_path / "runs" / "experiments" / "grid"
+    path = str((mine / "my_graph.pt").resolve())
+    table = (out / "grid.md").read_text()
+    assert f"| {path} | MLP | kd |" in table and f"| {path} | GCN teacher | gcn |" in table
+    assert "synthetic" not in table.split("Runs:")[1]
+    folder = f"my_graph-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+    assert (out / f"grid_{folder}.png").is_file()
+    for run in ("teacher", "mlp_alone", "mlp_kd"):
+        results = json.loads((out / folder / "seed0" / run / "results.json").read_text())
+        assert results["dataset"] == path
+    hidden = 32  # configs/synthetic/student_mlp.yaml: 12 features and 3 classes in the file, not 32 and 5
+    assert results["parameters"] == 12 * hidden + hidden + hidden * 3 + 3
+
+
 def test_config_paths_resolve_to_the_packaged_configs_and_the_wheel_ships_them(tmp_path):
     import subprocess
     import sys

@@ -4,7 +4,7 @@ A grid file (YAML) names the packaged configs (:data:`~graphdistill.config_files
 by their place under ``configs/``, or your own config files by path (ending in ``.yaml``,
 relative to the grid file)::
 
-    datasets: [cora, citeseer]     # configs/<dataset>/...
+    datasets: [cora, citeseer]     # configs/<dataset>/..., or your graph: [data/my_graph.pt]
     teacher: gcn                   # configs/<dataset>/<teacher>.yaml, or one per dataset:
                                    #   teacher: {cora: gcnii, citeseer: gcnii}
     students: [mlp, gcn]           # configs/<dataset>/student_<student>.yaml
@@ -17,6 +17,12 @@ relative to the grid file)::
 
 Run it with ``graphdistill grid GRID.yaml`` (``configs/experiments/`` holds the committed
 grids).
+
+A ``datasets`` entry that is not a built-in name is the path of your own graph (a ``.pt``,
+``.npz`` or a folder of node and edge tables, as ``--data.dataset`` takes; relative to the
+grid file). Its runs read the file; its configs default to the synthetic graph's
+(``configs/synthetic/``), as ``graphdistill compress`` does for a file. The tables and plots
+name the file; its run folder is the file's stem with a hash of its path (``my_graph-1a2b3c4d``).
 
 For each dataset and seed the teacher trains once; each student then trains alone and with
 each method, on the same seed and split (``seed_args``). Methods whose module takes no
@@ -49,7 +55,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..data import dataset_info
+from ..errors import ConfigError, DatasetNotFoundError
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .runs import CONFIGS, fit_seeded, quiet_output
 
@@ -99,7 +106,7 @@ class Grid:
 
     def teacher_config(self, dataset: str) -> str:
         name = self.teacher_name(dataset)
-        return _config(name, f"{dataset}/{name}.yaml")
+        return _config(name, f"{config_folder(dataset)}/{name}.yaml")
 
     def methods_of(self, student: str) -> list[str]:
         """The methods ``student`` trains with (besides alone), in the grid's order."""
@@ -115,7 +122,7 @@ class Grid:
         return self.against or [m for m in self.methods if m not in self.compare]
 
     def student_config(self, dataset: str, student: str) -> str:
-        return _config(student, f"{dataset}/student_{student}.yaml")
+        return _config(student, f"{config_folder(dataset)}/student_{student}.yaml")
 
     @staticmethod
     def method_config(method: str) -> str:
@@ -129,6 +136,10 @@ class Grid:
                 raise ConfigError(f"Grid {path}: {key} must be a list of names, e.g. {key}: [{value}], got {value!r}.")
         if not self.datasets or not self.students:
             raise ConfigError(f"Grid {path}: datasets and students must each name at least one config.")
+        if base is not None:
+            self.datasets = [_absolute_graph(d, base) for d in self.datasets]
+        for dataset in self.datasets:
+            dataset_info(dataset)  # an unknown name or a missing file: one line that says what to give
         if isinstance(self.teacher, dict):
             missing = [d for d in self.datasets if not isinstance(self.teacher.get(d), str)]
             if missing:
@@ -178,6 +189,36 @@ def _config(name: str, packaged: str) -> str:
     return name if name.endswith((".yaml", ".yml")) else packaged
 
 
+def is_graph_file(dataset: str) -> bool:
+    """Whether a ``datasets`` entry is the path of the user's graph rather than a built-in name."""
+    try:
+        return dataset_info(dataset).family == "file"
+    except DatasetNotFoundError:  # a path, not found from here (it may be relative to the grid file)
+        return True
+    except ConfigError:  # an unknown name
+        return False
+
+
+def config_folder(dataset: str) -> str:
+    """The ``configs/`` folder of a dataset's packaged configs: its own, or the synthetic graph's
+    for a graph file."""
+    return "synthetic" if is_graph_file(dataset) else dataset
+
+
+def dataset_folder(dataset: str) -> str:
+    """A dataset's run folder (and plot suffix): its name, or for a graph file its stem and a hash
+    of its path, so two files of one name do not share runs."""
+    if not is_graph_file(dataset):
+        return dataset
+    return f"{Path(dataset).stem}-{hashlib.sha256(dataset.encode()).hexdigest()[:8]}"
+
+
+def _absolute_graph(dataset: str, base: Path) -> str:
+    """A graph file's path made absolute (relative to the grid file); a built-in name as it is."""
+    path = Path(dataset).expanduser()
+    return dataset if not is_graph_file(dataset) or path.is_absolute() else str((base / path).resolve())
+
+
 def _absolute(name: str, base: Path) -> str:
     if not name.endswith((".yaml", ".yml")) or Path(name).is_absolute():
         return name
@@ -206,15 +247,17 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     done = 0
     for dataset in grid.datasets:
         for seed in range(grid.seeds):
-            work = workdir / dataset / f"seed{seed}"
+            work = workdir / dataset_folder(dataset) / f"seed{seed}"
+            data_args = [f"--data.dataset={dataset}"] if is_graph_file(dataset) else []
 
-            def fit(name: str, configs: list[str], *extra: str, dataset=dataset, seed=seed, work=work) -> dict:
+            def fit(name: str, configs: list[str], *extra: str, dataset=dataset, seed=seed, work=work,
+                    data_args=data_args) -> dict:
                 nonlocal done
                 stored = (work / name / "results.json").exists()
                 started = time.monotonic()
                 with quiet_output():
-                    result = fit_seeded(configs, dataset, seed, work / name, *grid.extra, *extra, root=root,
-                                        reuse=True)
+                    result = fit_seeded(configs, dataset, seed, work / name, *data_args, *grid.extra, *extra,
+                                        root=root, reuse=True)
                 done += 1
                 how = "read back" if stored else f"{time.monotonic() - started:.0f} s"
                 log(f"[{done}/{total}] {dataset} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
@@ -471,7 +514,8 @@ def _runs_provenance(rows: list[dict[str, Any]]) -> str:
 
 def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Per dataset, accuracy vs parameters and accuracy vs full-graph latency (log x, one
-    point per model and method, error bars = std over seeds) as ``<out>_<dataset>.png``."""
+    point per model and method, error bars = std over seeds) as ``<out>_<dataset>.png`` (a graph
+    file's run folder name, :func:`dataset_folder`, in place of ``<dataset>``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -494,7 +538,7 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         axes[0][-1].legend(fontsize=7, loc="lower right")
         fig.suptitle(f"{dataset}: accuracy vs size and speed (mean ± std over seeds)")
         fig.tight_layout()
-        path = out.with_name(f"{out.stem}_{dataset}.png")
+        path = out.with_name(f"{out.stem}_{dataset_folder(dataset)}.png")
         fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)
