@@ -215,8 +215,10 @@ class FeatureDropout(nn.Module):
         key = (x.data_ptr(), tuple(x.shape), x._version, x.device)
         if key != self._key:
             self._key, self._csr = key, None
-            rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
-            if is_sparse(rows.numel(), x.numel()):
+            # counted first: a dense input that changes every step (adversarially perturbed features) would
+            # otherwise pay for listing its non-zeros each time, about as much as the dropout itself
+            if is_sparse(int(torch.count_nonzero(x)), x.numel()):
+                rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
                 self._csr = (row_pointers(rows, x.size(0)), cols, rows, x[rows, cols])
         if self._csr is None:
             return nn.functional.dropout(x, self.p, self.training)
