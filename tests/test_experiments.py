@@ -354,7 +354,7 @@ def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_pa
     assert "Grid file not found" in capsys.readouterr().err
 
 
-def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path, monkeypatch, capsys):
+def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path, monkeypatch):
     """``datasets: [graph.pt]`` (relative to the grid file): every run reads the file (a graph
     unlike the synthetic default: other size, classes and features), the configs default to the
     synthetic graph's, and the table, the plot and the run folder name the file."""

@@ -53,7 +53,7 @@ from lightning.pytorch.callbacks import Callback
 from ..config_files import CONFIG_DIR, resolve_config
 from ..errors import ConfigError, GraphDistillError, user_error
 from ..reporting.tables import markdown_table, mean_std, run_header
-from .runs import fit_seeded, quiet_output
+from .runs import config_folder, fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
 #: what fails one trial without stopping the search (a setting that diverges, say) ...
@@ -192,8 +192,8 @@ class Compress:
             raise ConfigError("--trials must be >= 0, --seeds >= 1 and --rescore >= 1.")
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
-        self.dataset = _dataset_name(self.data_args)  # which configs/<folder> gives the defaults
         self.data_label = _data_label(self.data_args)  # what the report names: a file as given
+        self.dataset = config_folder(self.data_label)  # which configs/<folder> gives the defaults
 
     # ------------------------------------------------------------------ configs
     def _config(self, name: str) -> Path:
@@ -485,15 +485,6 @@ def _data_label(data_args: list[str]) -> str:
         elif arg == "--data.dataset" and i + 1 < len(data_args):
             value = data_args[i + 1]
     return value
-
-
-def _dataset_name(data_args: list[str]) -> str:
-    """The built-in dataset's name, whose ``configs/<name>/`` folder gives the default configs;
-    ``synthetic`` for a file, whose defaults are the synthetic graph's."""
-    from ..data import dataset_info
-
-    info = dataset_info(_data_label(data_args))
-    return info.name if info.family != "file" else "synthetic"
 
 
 def _datamodule(data_args: list[str], *configs: Path) -> Any:

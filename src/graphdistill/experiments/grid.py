@@ -58,7 +58,7 @@ import yaml
 from ..data import dataset_info
 from ..errors import ConfigError, DatasetNotFoundError
 from ..reporting.tables import markdown_table, mean_std, run_header
-from .runs import CONFIGS, fit_seeded, quiet_output
+from .runs import CONFIGS, config_folder, fit_seeded, quiet_output
 
 KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against", "student_methods")
 
@@ -199,12 +199,6 @@ def is_graph_file(dataset: str) -> bool:
         return False
 
 
-def config_folder(dataset: str) -> str:
-    """The ``configs/`` folder of a dataset's packaged configs: its own, or the synthetic graph's
-    for a graph file."""
-    return "synthetic" if is_graph_file(dataset) else dataset
-
-
 def dataset_folder(dataset: str) -> str:
     """A dataset's run folder (and plot suffix): its name, or for a graph file its stem and a hash
     of its path, so two files of one name do not share runs."""
@@ -246,9 +240,9 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     total = len(grid.datasets) * grid.seeds * (1 + len(grid.pairs()))
     done = 0
     for dataset in grid.datasets:
+        data_args = [f"--data.dataset={dataset}"] if is_graph_file(dataset) else []
         for seed in range(grid.seeds):
             work = workdir / dataset_folder(dataset) / f"seed{seed}"
-            data_args = [f"--data.dataset={dataset}"] if is_graph_file(dataset) else []
 
             def fit(name: str, configs: list[str], *extra: str, dataset=dataset, seed=seed, work=work,
                     data_args=data_args) -> dict:

@@ -10,10 +10,18 @@ from typing import Any
 
 from ..config_files import CONFIG_DIR
 from ..console import quiet
+from ..data import dataset_info
 from ..errors import ConfigError
 from ..lightning_cli import run_config_hash, run_fit
 
 CONFIGS = CONFIG_DIR
+
+
+def config_folder(dataset: str) -> str:
+    """The ``configs/`` folder whose configs are a dataset's defaults: a built-in dataset's own
+    (by its canonical name), the synthetic graph's for the user's graph file."""
+    info = dataset_info(dataset)
+    return "synthetic" if info.family == "file" else info.name
 
 
 def seed_args(seed: int) -> list[str]:
