@@ -354,13 +354,14 @@ def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_pa
     assert "Grid file not found" in capsys.readouterr().err
 
 
-def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path, monkeypatch):
+def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path, monkeypatch, capsys):
     """``datasets: [graph.pt]`` (relative to the grid file): every run reads the file (a graph
     unlike the synthetic default: other size, classes and features), the configs default to the
-    synthetic graph's, and the table, the plot and the run folder name the file."""
+    synthetic graph's, and the table, the plot and the run folder name the file. Its finished runs
+    are read back only while the file is unchanged."""
     from graphdistill.cli import main
     from graphdistill.data import CSBMConfig, make_csbm
-    from graphdistill.data.files import save_graph
+    from graphdistill.data.files import content_sha256, save_graph
 
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -383,6 +384,14 @@ def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path,
         assert results["dataset"] == path
     hidden = 32  # configs/synthetic/student_mlp.yaml: 12 features and 3 classes in the file, not 32 and 5
     assert results["parameters"] == 12 * hidden + hidden + hidden * 3 + 3
+    assert results["data_source"]["sha256"] == content_sha256(mine / "my_graph.pt")
+    main(["grid", str(mine / "grid.yaml"), "--no-analysis", "--no-latency"])  # unchanged: read back
+    save_graph(make_csbm(CSBMConfig(num_nodes=300, num_classes=3, num_features=12, seed=2)), mine / "my_graph.pt")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["grid", str(mine / "grid.yaml"), "--no-analysis", "--no-latency"])
+    err = capsys.readouterr().err
+    assert f"teacher/results.json was trained on another version of {path}" in err and len(err.splitlines()) == 1
 
 
 def test_config_paths_resolve_to_the_packaged_configs_and_the_wheel_ships_them(tmp_path):

@@ -336,6 +336,9 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         "command": " ".join(sys.argv),
         "code": code_provenance(),
     }
+    source = (module.data_fingerprint or {}).get("source")
+    if source:  # the user's graph file and its content hash: a run read back is checked against the file now
+        summary["data_source"] = source
     for part in ("observed", "unseen"):  # the inductive setting's test nodes seen / hidden during training
         if f"test/{metric}_{part}" in test_metrics:
             summary[f"test_{part}"] = test_metrics[f"test/{metric}_{part}"]

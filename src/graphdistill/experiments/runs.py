@@ -11,6 +11,7 @@ from typing import Any
 from ..config_files import CONFIG_DIR
 from ..console import quiet
 from ..data import dataset_info
+from ..data.files import content_sha256
 from ..errors import ConfigError
 from ..lightning_cli import run_config_hash, run_fit
 
@@ -39,7 +40,8 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
     checkpoints and ``results.json`` under ``workdir``; returns the run's results.
 
     With ``reuse``, a run whose ``workdir/results.json`` exists is not trained again: its
-    results are read back; a run interrupted mid-way (``workdir/checkpoints/last.ckpt``
+    results are read back (a run on the user's graph file only while the file's content is the one it
+    was trained on); a run interrupted mid-way (``workdir/checkpoints/last.ckpt``
     but no results) resumes from its last checkpoint. So an interrupted benchmark
     continues where it stopped. A stored run made with another config (its ``config_hash``
     differs from what these arguments give now) is refused, never reported.
@@ -61,6 +63,14 @@ def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path,
             raise ConfigError(
                 f"{finished} was made with another config (hash {str(stored.get('config_hash'))[:12]}, now "
                 f"{wanted[:12]}): refusing to reuse it. Use another workdir, or remove {workdir} to run it again.")
+        source = stored.get("data_source")
+        if source:
+            path = Path(source["path"])
+            now = content_sha256(path) if path.exists() else "missing"
+            if now != source["sha256"]:
+                raise ConfigError(
+                    f"{finished} was trained on another version of {path} (sha256 {source['sha256'][:12]}, now "
+                    f"{now[:12]}): refusing to reuse it. Use another workdir, or remove {workdir} to run it again.")
         return stored
     last = Path(workdir) / "checkpoints" / "last.ckpt"
     if reuse and last.exists():  # resumes; the resume itself refuses a changed config
