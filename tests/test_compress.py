@@ -164,8 +164,52 @@ def test_a_chosen_student_with_position_features_is_exported_with_them(tmp_path,
     model = load_model(out / "student.ckpt").model.eval()
     with torch.no_grad():
         expected = model(data.x, None, position=data.position).logits
-    got = torch.as_tensor(run_onnx(out / "student.onnx", (torch.cat([data.x, data.position], 1),)))
+    # a deployment needs no graphdistill: the stored position rows ship beside the exported file, plain NumPy
+    positions = np.load(out / "student.positions.npy", allow_pickle=False)
+    assert positions.shape == (data.num_nodes, 32) and positions.dtype == np.float32
+    assert summary["exports"]["onnx"]["positions"] == str(out / "student.positions.npy")
+    got = torch.as_tensor(run_onnx(out / "student.onnx", (torch.cat([data.x, torch.from_numpy(positions)], 1),)))
     assert torch.equal(got.argmax(-1), expected.argmax(-1)) and torch.allclose(got, expected, atol=1e-4)
+    assert "student.positions.npy" in (out / "report.md").read_text()
+
+
+def test_export_writes_the_position_features_a_student_reads_and_only_for_such_a_student(tmp_path, capsys):
+    from graphdistill.lightning_cli import run_fit
+
+    def fit(name: str, *extra: str) -> Path:
+        return Path(run_fit("--config", "configs/synthetic/mlp.yaml", *extra, "--trainer.max_epochs", "3",
+                            "--trainer.default_root_dir", str(tmp_path / name))["best_checkpoint"])
+
+    plain = fit("plain")
+    main(["export", str(plain), "--out", str(tmp_path / "plain.onnx")])
+    assert not (tmp_path / "plain.positions.npy").exists()  # features only: nothing else to ship
+    # trained in the inductive setting: the hidden test nodes' rows are their observed neighbours' mean
+    ckpt = fit("pos", "--model.init_args.model.init_args.position_channels", "8", "--data.positions", "8",
+               "--data.inductive", "0.2")
+    capsys.readouterr()
+    main(["export", str(ckpt), "--out", str(tmp_path / "pos.onnx")])
+    assert "pos.positions.npy: the position features it reads" in capsys.readouterr().out
+    data = NodeDataModule("synthetic", positions=8, inductive=0.2).data
+    positions = np.load(tmp_path / "pos.positions.npy", allow_pickle=False)
+    assert np.array_equal(positions, data.position.numpy()) and positions[data.unseen_mask].any()
+    model = load_model(ckpt).model
+    with torch.no_grad():
+        expected = model(data.x, None, position=data.position).logits
+    got = run_onnx(tmp_path / "pos.onnx", (torch.cat([data.x, torch.from_numpy(positions)], 1),))
+    assert np.array_equal(got.argmax(-1), expected.argmax(-1).numpy())
+    # the rows are rebuilt from the graph the checkpoint names: gone, that is one line saying so
+    from graphdistill.data.files import save_graph
+
+    save_graph(NodeDataModule("synthetic").data, tmp_path / "g.pt")
+    on_file = fit("file", "--model.init_args.model.init_args.position_channels", "8", "--data.positions", "8",
+                  "--data.dataset", str(tmp_path / "g.pt"))
+    (tmp_path / "g.pt").unlink()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["export", str(on_file), "--out", str(tmp_path / "file.onnx")])
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "are rebuilt from its graph" in err and "g.pt" in err
+    assert not (tmp_path / "file.onnx").exists()
 
 
 def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):

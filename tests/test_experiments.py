@@ -11,10 +11,10 @@ import torch
 import yaml
 
 from graphdistill.data import NodeDataModule
+from graphdistill.data.datamodule import data_from_fingerprint
 from graphdistill.errors import ConfigError
 from graphdistill.evaluation.analysis import (
     analyze,
-    data_from_fingerprint,
     global_structure_agreement,
     linear_cka,
     local_structure_agreement,

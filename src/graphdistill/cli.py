@@ -118,14 +118,20 @@ def export_command(args: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="graphdistill export", description="Export a graphdistill checkpoint's network for deployment: ONNX "
         "(checked in onnxruntime against PyTorch) or TorchScript. Input x [N, F] (and edge_index [2, E] for a GNN), "
-        "output logits [N, C].")
+        "output logits [N, C]. An MLP that reads position features takes them as x's last columns; they are "
+        "written beside the file (NAME.positions.npy, one row per node of its graph).")
     parser.add_argument("checkpoint")
     parser.add_argument("--format", choices=sorted(FORMATS), default="onnx")
     parser.add_argument("--out", default=None, help="output file (default: the checkpoint's path with .onnx/.pt)")
+    parser.add_argument("--root", default=None, help="dataset root, for an MLP with position features trained on a "
+                        "built-in dataset (its positions are rebuilt from the graph)")
     parsed = parser.parse_args(args)
-    result = export_checkpoint(parsed.checkpoint, parsed.format, parsed.out)
+    result = export_checkpoint(parsed.checkpoint, parsed.format, parsed.out, root=parsed.root)
     print(f"Wrote {result['path']} ({parsed.format}; same predictions as PyTorch: {result['same_predictions']}, "
           f"largest logit difference {result['max_abs_diff']:.1e}).")
+    if "positions" in result:
+        print(f"Wrote {result['positions']}: the position features it reads after a node's features, one row per "
+              "node of its graph (a new node: the mean of its neighbours' rows).")
 
 
 def _comparison_parser(prog: str, description: str) -> argparse.ArgumentParser:

@@ -6,10 +6,17 @@ graphdistill: its input is the node feature matrix ``x`` ``[N, F]`` (an MLP) or 
 ``edge_index`` ``[2, E]`` (a GNN), its output the logits ``[N, C]``; the node count (and
 edge count) may vary. An MLP that reads position features (``position_channels``) takes
 them as the last columns of ``x`` (``[N, F + P]``: each node's stored position row
-appended to its features). Input dropout and the sparse feature path are training-time
-details and are left out; the exported model computes what the checkpoint computes in
-eval mode. The ONNX file is checked by running it in onnxruntime on the inputs it was
-exported with: its predictions must equal PyTorch's and its logits agree to 1e-4.
+appended to its features); its export writes those stored rows beside the file,
+``<name>.positions.npy`` (``[num_nodes, P]`` float32, plain NumPy, rows in the order of the
+graph it was trained on: with ``--data.split glnn`` the nodes of the largest connected
+component, in their original order), rebuilt from the checkpoint's data record. A node
+that is not in that graph gets the mean of its neighbours' rows, zeros if it has none:
+the rule graphdistill applies to nodes unseen in training (NOSMOG's). Input dropout and the
+sparse feature path are training-time details and are left out; the exported model
+computes what the checkpoint computes in eval mode. The ONNX file is checked by running it
+in onnxruntime on the inputs it was exported with (random ones, or for an MLP with position
+features the graph's own first rows): its predictions must equal PyTorch's and its logits
+agree to float32 rounding.
 A GNN layer that does not export is named in a one-line error.
 """
 
@@ -20,11 +27,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .console import quiet
-from .errors import ConfigError
+from .data.datamodule import data_from_fingerprint
+from .errors import ConfigError, GraphDistillError
 from .models import NodeClassifier
 from .training.checkpoint import atomic_write, load_model
 
@@ -158,12 +167,43 @@ def onnx_latency(path: str | Path, model: NodeClassifier, data: Any, repeats: in
     return {"full_ms" if nodes is None else "batch_ms": statistics.median(times), "device": "cpu (onnxruntime)"}
 
 
-def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None) -> dict[str, Any]:
+def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None, data: Any = None,
+                      root: str | Path | None = None) -> dict[str, Any]:
     """Export the network of a graphdistill checkpoint (read weights-only, classes from the
-    allow-list) as ``fmt``; ``out`` defaults to the checkpoint's path with the format's suffix."""
+    allow-list) as ``fmt``; ``out`` defaults to the checkpoint's path with the format's suffix.
+    An MLP that reads position features is exported with them (see the module docstring):
+    from ``data`` if given, else from the graph its checkpoint names (under ``root``), and the
+    file is checked on that graph's own rows. The result names them (``positions``)."""
     loaded = load_model(ckpt, role="checkpoint to export")
     target = Path(out) if out else Path(ckpt).with_suffix(FORMATS.get(fmt, ".out"))
-    return export_model(loaded.model, target, fmt)
+    if not getattr(loaded.model, "position_channels", 0):
+        return export_model(loaded.model, target, fmt)
+    if data is None:
+        fingerprint = loaded.record.get("data") or {}
+        if not fingerprint.get("positions"):
+            raise ConfigError(f"Checkpoint {ckpt} reads position features but does not record how they were made: "
+                              "train it again with graphdistill fit.")
+        try:
+            data = data_from_fingerprint(fingerprint, root)
+        except GraphDistillError as err:  # the loaders name --data.root: the option of fit, not of export
+            raise ConfigError(f"The position features of {ckpt} are rebuilt from its graph: {err} (graphdistill "
+                              "export takes the dataset root as --root.)") from None
+    inputs = Logits.inputs(loaded.model, data)[0][:CHECK_ROWS]
+    result = export_model(loaded.model, target, fmt, (inputs,))
+    positions = positions_path(target)
+    table = data.position.detach().cpu().float().numpy()
+    atomic_write(positions, lambda f: np.save(f, table, allow_pickle=False))
+    return {**result, "positions": str(positions)}
+
+
+#: rows of the graph an MLP with position features is checked on when exported
+CHECK_ROWS = 512
+
+
+def positions_path(exported: str | Path) -> Path:
+    """Where the position features of an exported MLP go: ``<name>.positions.npy`` beside it."""
+    exported = Path(exported)
+    return exported.with_name(f"{exported.stem}.positions.npy")
 
 
 def _cannot(model: NodeClassifier, what: str, err: Exception) -> str:

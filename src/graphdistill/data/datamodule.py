@@ -91,6 +91,16 @@ def fingerprint_differences(mine: dict[str, Any], theirs: dict[str, Any], keys: 
             for k in (keys or _SAME_DATA_KEYS) if mine.get(k) != theirs.get(k)]
 
 
+def data_from_fingerprint(fingerprint: dict[str, Any], root: str | Path | None = None) -> Data:
+    """The graph, split and inputs (position features) a checkpoint was trained on, rebuilt
+    from its data fingerprint; a graph whose content hash differs is refused in one line."""
+    datamodule = NodeDataModule.from_fingerprint(fingerprint, root)
+    if fingerprint.get("graph") and datamodule.fingerprint()["graph"] != fingerprint["graph"]:
+        raise ConfigError(f"The graph at {fingerprint['dataset']} is no longer the one the checkpoint was trained on "
+                          "(its content hash differs): restore the original data.")
+    return datamodule.data
+
+
 def check_split_covers(data: Data, num_classes: int, split: str) -> None:
     """Refuse a split that leaves a class without a training or validation node, or has no
     test node (a user's own graph: a small class, or a split column that marks too few)."""

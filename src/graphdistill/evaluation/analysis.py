@@ -121,24 +121,13 @@ def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] =
     return result
 
 
-def data_from_fingerprint(fingerprint: dict[str, Any], root: str | None = None) -> Data:
-    """The graph and split a checkpoint was trained on, rebuilt from its data fingerprint."""
-    from ..data import NodeDataModule
-
-    datamodule = NodeDataModule.from_fingerprint(fingerprint, root)
-    if fingerprint.get("graph") and datamodule.fingerprint()["graph"] != fingerprint["graph"]:
-        raise ConfigError(f"The graph at {fingerprint['dataset']} is no longer the one the checkpoint was trained on "
-                          "(its content hash differs): restore the original data.")
-    return datamodule.data
-
-
 def teacher_and_students(teacher_path: str, student_paths: list[str], root: str | None = None
                          ) -> tuple[Any, list[Any], Data]:
     """The teacher checkpoint, the student checkpoints (read through the one checkpoint reader)
     and the teacher's graph and split, with the position features the students were trained
     with where they read them; a student trained on other data, or students of different
     position features, are refused in one line."""
-    from ..data.datamodule import fingerprint_differences
+    from ..data.datamodule import data_from_fingerprint, fingerprint_differences
     from ..training.checkpoint import load_model
 
     teacher = load_model(teacher_path, role="teacher checkpoint")

@@ -19,7 +19,8 @@
    seed's validation score is too noisy to choose on). The choice is reported by test
    accuracy at the best validation epoch, mean ± std over those seeds, beside the teacher.
 5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration),
-   ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript),
+   ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript; for an MLP
+   that reads position features, ``student.positions.npy``: the rows it reads),
    ``report.md`` and ``report.png`` (validation accuracy per trial and method; accuracy vs
    parameters and vs latency), ``chosen.yaml`` (the chosen method config). Latency: the
    student (PyTorch and the exported ONNX file in onnxruntime's CPU provider) and a
@@ -454,7 +455,7 @@ class Compress:
         model.cpu()
         for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
             try:
-                exports[fmt] = export_checkpoint(ckpt, fmt, self.out / f"student{suffix}")
+                exports[fmt] = export_checkpoint(ckpt, fmt, self.out / f"student{suffix}", data=data)
             except GraphDistillError as err:
                 exports[fmt] = {"error": str(err)}
                 _log(f"Not exported to {fmt}: {err}")
@@ -581,6 +582,11 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
             lines.append(f"- {fmt}: " + (f"`{e['path']}` (same predictions as PyTorch: {e['same_predictions']}, "
                                          f"largest logit difference {e['max_abs_diff']:.1e})" if "path" in e
                                          else e["error"]))
+    positions = next((exports[f]["positions"] for f in ("onnx", "torchscript") if "positions" in exports.get(f, {})),
+                     None)
+    if positions:
+        lines.append(f"- position features: `{positions}`, the rows the exported student reads after each node's "
+                     "features (a node not in the graph: the mean of its neighbours' rows)")
     rescored = summary.get("rescored") or []
     if rescored:
         lines += ["", f"## The best trials over {chosen['seeds']} seeds (the choice reads the mean)", "",
