@@ -386,7 +386,7 @@ class Compress:
         study = self.search(teacher_path, spaces)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         _log(f"Scoring the student alone and the {min(self.rescore, len(complete))} best trials over "
-             f"{self.seeds} seeds")
+             f"{_count(self.seeds, 'seed')}")
         alone = [alone0] + [self.fit([self.student_config()], self.out / "alone" / f"seed{s}", s)
                             for s in range(1, self.seeds)]
         rescored = self.rescored(teacher_path, complete)
@@ -397,7 +397,7 @@ class Compress:
             chosen_name, chosen_config, final = best["method"], Path(best["config"]), best["runs"]
             shutil.copyfile(chosen_config, self.out / "chosen.yaml")
             _log(f"Chosen on validation: {chosen_name} (trial {best['trial']}, mean val {100 * best['val_mean']:.2f} % "
-                 f"over {self.seeds} seeds vs {100 * alone_val:.2f} % alone)")
+                 f"over {_count(self.seeds, 'seed')} vs {100 * alone_val:.2f} % alone)")
         else:
             _log("No method beats the student alone on validation: the student alone is returned.")
         data = datamodule.data
@@ -465,6 +465,11 @@ class Compress:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _count(n: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def latency_devices() -> list[str]:
     """Where compress times inference: the CPU, and the GPU when one is present."""
     import torch
@@ -562,7 +567,7 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     else:
         why = "no trial finished: `--trials 0`, or the search stopped before one finished"
     lines = [run_header(f"graphdistill compress: {summary['dataset']}"),
-             markdown_table(["model", "teacher form", "parameters", f"test acc % ({chosen['seeds']} seeds)",
+             markdown_table(["model", "teacher form", "parameters", f"test acc % ({_count(chosen['seeds'], 'seed')})",
                              "val acc %"], rows), "",
              f"Chosen on validation: **{chosen['method']}** ({why}).",
              "Test accuracy at the best validation epoch, mean ± std over seeds; the teacher's split is kept.", ""]
@@ -589,7 +594,7 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
                      "features (a node not in the graph: the mean of its neighbours' rows)")
     rescored = summary.get("rescored") or []
     if rescored:
-        lines += ["", f"## The best trials over {chosen['seeds']} seeds (the choice reads the mean)", "",
+        lines += ["", f"## The best trials over {_count(chosen['seeds'], 'seed')} (the choice reads the mean)", "",
                   markdown_table(["trial", "method", "mean val acc %"],
                                  [[c["trial"], c["method"], f"{100 * c['val_mean']:.2f}"] for c in rescored])]
     trials = summary["trials"]
@@ -656,7 +661,8 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"graphdistill compress on {summary['dataset']} (test: mean ± std over {student['seeds']} seeds)")
+    fig.suptitle(f"graphdistill compress on {summary['dataset']} "
+                 f"(test: mean ± std over {_count(student['seeds'], 'seed')})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
