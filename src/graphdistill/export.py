@@ -39,6 +39,9 @@ from .training.checkpoint import atomic_write, load_model
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 
+#: rows of the graph an MLP with position features is checked on when exported
+CHECK_ROWS = 512
+
 
 class Logits(nn.Module):
     """A node classifier as ``forward(x[, edge_index]) -> logits``: what an exported file holds."""
@@ -194,10 +197,6 @@ def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None,
     table = data.position.detach().cpu().float().numpy()
     atomic_write(positions, lambda f: np.save(f, table, allow_pickle=False))
     return {**result, "positions": str(positions)}
-
-
-#: rows of the graph an MLP with position features is checked on when exported
-CHECK_ROWS = 512
 
 
 def positions_path(exported: str | Path) -> Path:
