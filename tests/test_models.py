@@ -190,3 +190,19 @@ def test_mlp_reading_positions_finds_the_feature_pattern_once_and_follows_change
         torch.testing.assert_close(model(x, None, position=other).logits,
                                    model.layers[1](torch.relu(model.layers[0](torch.cat([x, other], 1)))))
     assert copy.deepcopy(model)._encoded is None  # a copy (export) does not carry the cached input
+
+
+def test_feature_dropout_reads_another_tensor_afresh_even_at_the_same_address():
+    # two tensors over one NumPy buffer: the same data pointer, shape and version, other values
+    import numpy as np
+
+    buffer = np.zeros((400, 50), dtype=np.float32)
+    buffer[:, 0] = 1.0
+    drop = FeatureDropout(0.5, sparse_output=True).eval()
+    first = torch.from_numpy(buffer)
+    torch.testing.assert_close(drop(first).to_dense(), first)
+    buffer[:] = 0.0
+    buffer[:, 1] = 2.0
+    second = torch.from_numpy(buffer)
+    assert second.data_ptr() == first.data_ptr() and second._version == first._version
+    torch.testing.assert_close(drop(second).to_dense(), second.clone())

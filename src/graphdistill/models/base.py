@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -182,7 +183,9 @@ class FeatureDropout(nn.Module):
     on Cora and Coauthor CS) this has the same distribution as ``F.dropout`` at a small
     fraction of the cost: PyTorch's CPU Bernoulli sampler and the dense mask dominated a
     whole GCN training step. The non-zero pattern of the last input is cached (full-batch
-    training feeds the same feature matrix every step).
+    training feeds the same feature matrix every step), keyed on that tensor object itself and
+    its version: another tensor, even one that reuses a freed tensor's memory or shares another's
+    storage, is read afresh.
 
     With ``sparse_output`` (for first layers that take sparse input: ``Linear``,
     ``GCNConv``, ``GATConv``) the result is a sparse CSR matrix, also in eval mode, which
@@ -198,6 +201,7 @@ class FeatureDropout(nn.Module):
         super().__init__()
         self.p = p
         self.sparse_output = sparse_output
+        self._source: weakref.ref | None = None
         self._key: tuple | None = None
         self._csr: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
@@ -212,9 +216,9 @@ class FeatureDropout(nn.Module):
             return nn.functional.dropout(x, self.p, self.training)
         if not self.training and x.size(0) < SMALL_EVAL_ROWS:
             return x  # a few rows to predict: finding their non-zeros costs more than the dense product
-        key = (x.data_ptr(), tuple(x.shape), x._version, x.device)
-        if key != self._key:
-            self._key, self._csr = key, None
+        key = (tuple(x.shape), x._version, x.device)
+        if self._source is None or self._source() is not x or key != self._key:
+            self._source, self._key, self._csr = weakref.ref(x), key, None
             # counted first: a dense input that changes every step (adversarially perturbed features) would
             # otherwise pay for listing its non-zeros each time, about as much as the dropout itself
             if is_sparse(int(torch.count_nonzero(x)), x.numel()):
