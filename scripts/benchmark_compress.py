@@ -95,7 +95,7 @@ def _teacher(dataset: str, name: str, args: argparse.Namespace) -> str:
     """``configs/<dataset>/<name>.yaml`` trained once (seed 0, read back when finished): its best checkpoint."""
     print(f"Teacher {dataset}/{name}.yaml (seed 0)", flush=True)
     with quiet_output():
-        result = fit_seeded([f"{dataset}/{name}.yaml"], dataset, 0, Path(args.workdir) / f"{dataset}-teacher-{name}",
+        result = fit_seeded([f"{dataset}/{name}.yaml"], 0, Path(args.workdir) / f"{dataset}-teacher-{name}",
                             root=args.root, reuse=True, vary_split=False)
     return str(Path(result["best_checkpoint"]).resolve())
 

@@ -38,16 +38,16 @@ def main() -> None:
     work, ds = Path(args.workdir), args.dataset
     epochs = f"--trainer.max_epochs={args.epochs}"
 
-    teacher = fit_seeded([f"{ds}/gcn.yaml"], ds, 0, work / "teacher", f"--trainer.max_epochs={args.teacher_epochs}",
+    teacher = fit_seeded([f"{ds}/gcn.yaml"], 0, work / "teacher", f"--trainer.max_epochs={args.teacher_epochs}",
                          root=args.root, reuse=True)
     student = [f"{ds}/student_{args.student}.yaml"]
     distill = [f"--model.init_args.teacher={teacher['best_checkpoint']}",
                "--model.init_args.cache_teacher_outputs=false"]
     pairs, totals = [], []
     for r in range(args.repeats):  # fresh runs every time (never read back): timing is what is measured
-        alone = fit_seeded(student, ds, 0, work / f"alone{r}", epochs, *TIMER, root=args.root)
+        alone = fit_seeded(student, 0, work / f"alone{r}", epochs, *TIMER, root=args.root)
         start = time.perf_counter()
-        distilled = fit_seeded([*student, f"methods/{args.method}.yaml"], ds, 0, work / f"distilled{r}", epochs,
+        distilled = fit_seeded([*student, f"methods/{args.method}.yaml"], 0, work / f"distilled{r}", epochs,
                                *TIMER, *distill, root=args.root)
         totals.append(time.perf_counter() - start)
         pairs.append((alone["timing"], distilled["timing"]))

@@ -47,7 +47,7 @@ def main() -> None:
     params = {}
     for seed in range(args.seeds):
         work = Path(args.workdir) / ds / f"seed{seed}"
-        teacher = fit_seeded([f"{ds}/{args.teacher}.yaml"], ds, seed, work / "teacher", root=args.root,
+        teacher = fit_seeded([f"{ds}/{args.teacher}.yaml"], seed, work / "teacher", root=args.root,
                              reuse=args.reuse)
         params = {"teacher": teacher["parameters"]}
         student = [f"{ds}/student_{args.student}.yaml"]
@@ -62,7 +62,7 @@ def main() -> None:
             name = run.replace("/", "_")
             if run == "distilled/neighbor":  # one folder per epoch count, so --reuse can add others
                 name += f"_{args.sampled_distillation_epochs}ep"
-            result = fit_seeded(configs, ds, seed, work / name, *extra, root=args.root, reuse=args.reuse)
+            result = fit_seeded(configs, seed, work / name, *extra, root=args.root, reuse=args.reuse)
             seconds[run].append(time.perf_counter() - start)
             scores[run].append(result["test"])
             params["student"] = result["parameters"]

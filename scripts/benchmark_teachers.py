@@ -43,7 +43,7 @@ def main() -> None:
         for model in args.models:
             accs, params = [], None
             for seed in range(args.seeds):
-                result = fit_seeded([f"{dataset}/{model}.yaml"], dataset, seed,
+                result = fit_seeded([f"{dataset}/{model}.yaml"], seed,
                                     f"{args.workdir}/{dataset}/{model}/seed{seed}", root=args.root)
                 accs.append(result["test"])
                 params = result["parameters"]

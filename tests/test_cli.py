@@ -71,14 +71,14 @@ def test_cora_teacher_reaches_80_percent_mean_of_3_seeds(datasets_root, fit, mod
 def test_seeded_run_is_read_back_with_reuse_and_not_trained_again(tmp_path, monkeypatch):
     from graphdistill.experiments import runs
 
-    first = runs.fit_seeded(["synthetic/student_mlp.yaml"], "synthetic", 0, tmp_path / "run", "--trainer.max_epochs=2")
+    first = runs.fit_seeded(["synthetic/student_mlp.yaml"], 0, tmp_path / "run", "--trainer.max_epochs=2")
     assert (tmp_path / "run" / "results.json").exists()
     monkeypatch.setattr(runs, "run_fit", lambda *a, **k: pytest.fail("a finished run was trained again"))
-    again = runs.fit_seeded(["synthetic/student_mlp.yaml"], "synthetic", 0, tmp_path / "run", "--trainer.max_epochs=2",
+    again = runs.fit_seeded(["synthetic/student_mlp.yaml"], 0, tmp_path / "run", "--trainer.max_epochs=2",
                             reuse=True)
     assert again["test"] == first["test"] and again["best_checkpoint"] == first["best_checkpoint"]
     with pytest.raises(pytest.fail.Exception, match="trained again"):
-        runs.fit_seeded(["synthetic/student_mlp.yaml"], "synthetic", 0, tmp_path / "run", "--trainer.max_epochs=2")
+        runs.fit_seeded(["synthetic/student_mlp.yaml"], 0, tmp_path / "run", "--trainer.max_epochs=2")
 
 
 def test_help_says_what_the_tool_does_and_version_works(capsys):

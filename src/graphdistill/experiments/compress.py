@@ -239,7 +239,7 @@ class Compress:
     def fit(self, configs: list[str | Path], workdir: Path, seed: int = 0, *extra: str,
             callbacks: list | None = None) -> dict[str, Any]:
         with quiet_output():
-            return fit_seeded([str(c) for c in configs], self.dataset, seed, workdir, *self.common(), *extra,
+            return fit_seeded([str(c) for c in configs], seed, workdir, *self.common(), *extra,
                               reuse=True, vary_split=False, callbacks=callbacks)
 
     # ------------------------------------------------------------------ steps

@@ -250,7 +250,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 stored = (work / name / "results.json").exists()
                 started = time.monotonic()
                 with quiet_output():
-                    result = fit_seeded(configs, dataset, seed, work / name, *data_args, *grid.extra, *extra,
+                    result = fit_seeded(configs, seed, work / name, *data_args, *grid.extra, *extra,
                                         root=root, reuse=True)
                 done += 1
                 how = "read back" if stored else f"{time.monotonic() - started:.0f} s"

@@ -33,7 +33,7 @@ def seed_args(seed: int) -> list[str]:
     return [f"--seed_everything={seed}", f"--data.split_seed={seed}"]
 
 
-def fit_seeded(configs: list[str], dataset: str, seed: int, workdir: str | Path, *extra: str,
+def fit_seeded(configs: list[str], seed: int, workdir: str | Path, *extra: str,
                root: str | None = None, reuse: bool = False, vary_split: bool = True,
                callbacks: list | None = None) -> dict[str, Any]:
     """``graphdistill fit`` with ``configs`` (paths relative to ``configs/``), seeded, logging off,
