@@ -1,0 +1,156 @@
+"""Exploration, not a packaged method: quick probes of training tricks for the position-reading MLP student.
+
+Each probe changes one thing in GLNN + positions (KL to the teacher's soft labels on every node, no label term,
+the MLP reading features and 32 Laplacian-eigenmap coordinates, Adam lr 0.01, dropout 0.6, 200 epochs, test at
+the best validation epoch) and is compared, split by split, with the same loop unchanged (``base``):
+
+* ``ema<d>``: the student evaluated with an exponential moving average of its weights (decay ``d``);
+* ``mixup<a>``: a second KL term on mixed node pairs, inputs and soft labels mixed with Beta(a, a) weights;
+* ``width<w>``: a hidden layer ``w`` wide instead of the packaged student's (larger than the teacher: this only
+  asks whether width is what the student lacks).
+
+It is a plain PyTorch loop (the packaged loop is graphdistill fit), so ``base`` is not the headline's run of
+GLNN + positions: only the paired differences mean anything. It reads the teachers a grid trained (the headline's
+teacher, split and seeds), e.g. ``graphdistill grid benchmarks/grids/glnn_adversarial_citation.yaml --root DATA
+--workdir WORK``, then::
+
+    python benchmarks/explorations/mlp_student_probes.py --root DATA --workdir WORK --dataset citeseer \\
+        --seeds 10 --variants base,ema0.9,ema0.99,mixup0.4,width512,width1024 --out benchmarks/results/NAME.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphdistill.data import NodeDataModule
+from graphdistill.provenance import code_provenance, describe
+from graphdistill.training.checkpoint import load_model
+
+#: the position-reading student's width per dataset (configs/<dataset>/student_mlp_positions.yaml)
+WIDTH = {"cora": 125, "citeseer": 126, "amazon-photo": 122}
+
+
+class Student(nn.Module):
+    """A 2-layer MLP on ``[features | positions]`` whose first layer takes sparse features as a sparse product
+    (dropout on their non-zeros only, which is dropout on the whole row)."""
+
+    def __init__(self, features: int, positions: int, hidden: int, classes: int, dropout: float = 0.6) -> None:
+        super().__init__()
+        self.first = nn.Linear(features + positions, hidden)  # one matrix, initialised as the packaged MLP's
+        self.out = nn.Linear(hidden, classes)
+        self.features = features
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, position: Tensor) -> Tensor:
+        weight = self.first.weight
+        if x.layout == torch.sparse_csr:
+            values = F.dropout(x.values(), self.dropout, self.training)
+            x = torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
+            h = torch.sparse.mm(x, weight[:, :self.features].t())
+        else:
+            h = F.dropout(x, self.dropout, self.training) @ weight[:, :self.features].t()
+        h = h + F.dropout(position, self.dropout, self.training) @ weight[:, self.features:].t() + self.first.bias
+        h = F.relu(h)
+        return self.out(F.dropout(h, self.dropout, self.training))
+
+
+def train(variant: str, x: Tensor, position: Tensor, soft: Tensor, data, seed: int, hidden: int) -> tuple[float, float]:
+    """(validation, test) accuracy % at the best validation epoch of one student."""
+    torch.manual_seed(seed)
+    width = int(variant[5:]) if variant.startswith("width") else hidden
+    student = Student(x.size(1), position.size(1), width, soft.size(1))
+    optimizer = torch.optim.Adam(student.parameters(), lr=0.01)
+    average = copy.deepcopy(student) if variant.startswith("ema") else None
+    decay = float(variant[3:]) if average is not None else 0.0
+    dense = x.to_dense() if x.layout == torch.sparse_csr else x
+    best = (-1.0, 0.0)
+    for _ in range(200):
+        student.train()
+        optimizer.zero_grad()
+        loss = F.kl_div(F.log_softmax(student(x, position), -1), soft, reduction="batchmean")
+        if variant.startswith("mixup"):
+            a = float(variant[5:])
+            other = torch.randperm(x.size(0))
+            lam = torch.distributions.Beta(a, a).sample((x.size(0), 1))
+            mixed = student(lam * dense + (1 - lam) * dense[other], lam * position + (1 - lam) * position[other])
+            loss = loss + F.kl_div(F.log_softmax(mixed, -1), lam * soft + (1 - lam) * soft[other],
+                                   reduction="batchmean")
+        loss.backward()
+        optimizer.step()
+        evaluated = student
+        if average is not None:
+            with torch.no_grad():
+                for a_, p in zip(average.parameters(), student.parameters()):
+                    a_.mul_(decay).add_(p, alpha=1 - decay)
+            evaluated = average
+        evaluated.eval()
+        with torch.no_grad():
+            pred = evaluated(x, position).argmax(-1)
+        val, test = (100 * (pred[m] == data.y[m]).float().mean().item() for m in (data.val_mask, data.test_mask))
+        if val > best[0]:
+            best = (val, test)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--workdir", required=True, help="the grid's workdir: WORK/<dataset>/seed<k>/teacher")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--variants", default="base,ema0.9,ema0.99,mixup0.4,width512,width1024")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    variants = args.variants.split(",")
+    if variants[0] != "base":
+        variants.insert(0, "base")
+    results: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+    teachers = []
+    for seed in range(args.seeds):
+        data = NodeDataModule(args.dataset, root=args.root, split="glnn", split_seed=seed, positions=32).data
+        run = Path(args.workdir) / args.dataset / f"seed{seed}" / "teacher"
+        teacher = load_model(run / "checkpoints" / "best.ckpt").model.eval()
+        teachers.append(json.loads((run / "results.json").read_text())["config_hash"][:16])
+        with torch.no_grad():
+            soft = F.softmax(teacher(**teacher.inputs(data)).logits, -1)
+        x = data.x.float()
+        if (x != 0).float().mean() < 0.25:
+            x = x.to_sparse_csr()
+        for v in variants:
+            results[v].append(train(v, x, data.position.float(), soft, data, seed, WIDTH[args.dataset]))
+        print(f"{args.dataset} seed {seed}: " + " | ".join(f"{v} {results[v][-1][0]:.2f}/{results[v][-1][1]:.2f}"
+                                                         for v in variants), file=sys.stderr, flush=True)
+
+    def spread(xs: list[float], sign: str = "") -> str:
+        return f"{statistics.mean(xs):{sign}.2f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.2f}"
+
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    seeds = f"{args.seeds} seed{'' if args.seeds == 1 else 's'}"
+    lines = [f"{args.dataset}, {seeds} (validation / test accuracy % at the best validation epoch; paired Δ: test "
+             "minus base's on the same split)", "",
+             f"`python benchmarks/explorations/mlp_student_probes.py {command}`, {describe(code_provenance())}; "
+             f"teachers' config hashes by seed: {', '.join(teachers)}", "",
+             "| variant | validation | test | paired Δ test |", "| --- | --- | --- | --- |"]
+    base = [t for _, t in results["base"]]
+    for v in variants:
+        vals, tests = [a for a, _ in results[v]], [t for _, t in results[v]]
+        delta = "" if v == "base" else spread([t - b for t, b in zip(tests, base)], "+")
+        lines.append(f"| {v} | {spread(vals)} | {spread(tests)} | {delta} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
