@@ -206,3 +206,13 @@ def test_feature_dropout_reads_another_tensor_afresh_even_at_the_same_address():
     second = torch.from_numpy(buffer)
     assert second.data_ptr() == first.data_ptr() and second._version == first._version
     torch.testing.assert_close(drop(second).to_dense(), second.clone())
+
+
+def test_a_model_whose_feature_dropout_has_cached_an_input_still_pickles_and_computes_the_same():
+    import pickle
+
+    x, ei = _graph()
+    model = GCN(12, 5, hidden_channels=16, num_layers=2).train()
+    model(x, ei)  # fills the non-zero cache
+    copy = pickle.loads(pickle.dumps(model)).eval()
+    torch.testing.assert_close(copy(x, ei).logits, model.eval()(x, ei).logits)

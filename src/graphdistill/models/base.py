@@ -238,6 +238,11 @@ class FeatureDropout(nn.Module):
         out[rows, cols] = values
         return out
 
+    def __getstate__(self) -> dict:
+        # the cache is per process and holds a weak reference, which cannot be pickled (a model sent to another
+        # process, e.g. by a spawning strategy): it is left behind and rebuilt on the first call there
+        return {**self.__dict__, "_source": None, "_key": None, "_csr": None}
+
     def extra_repr(self) -> str:
         return f"p={self.p}, sparse_output={self.sparse_output}"
 
