@@ -175,10 +175,10 @@ def test_mlp_reading_positions_finds_the_feature_pattern_once_and_follows_change
 
     torch.manual_seed(1)
     first = model(x, None, position=position).logits
-    key = model.input_dropout._key
+    pattern = model.input_dropout._csr
     torch.manual_seed(2)
     second = model(x, None, position=position).logits
-    assert model.input_dropout._key == key  # the same encoded tensor: the pattern was found once
+    assert pattern is not None and model.input_dropout._csr is pattern  # the same encoded tensor: found once
     torch.testing.assert_close(first, expected(1), rtol=0, atol=0)
     torch.testing.assert_close(second, expected(2), rtol=0, atol=0)
     position.mul_(2)  # changed in place: the cached concatenation must not be served

@@ -201,8 +201,8 @@ class FeatureDropout(nn.Module):
         super().__init__()
         self.p = p
         self.sparse_output = sparse_output
-        self._source: weakref.ref | None = None
-        self._key: tuple | None = None
+        self._source: weakref.ref | None = None  # the last input (the same object: its shape and device too)
+        self._version: int | None = None
         self._csr: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -216,9 +216,8 @@ class FeatureDropout(nn.Module):
             return nn.functional.dropout(x, self.p, self.training)
         if not self.training and x.size(0) < SMALL_EVAL_ROWS:
             return x  # a few rows to predict: finding their non-zeros costs more than the dense product
-        key = (tuple(x.shape), x._version, x.device)
-        if self._source is None or self._source() is not x or key != self._key:
-            self._source, self._key, self._csr = weakref.ref(x), key, None
+        if self._source is None or self._source() is not x or x._version != self._version:
+            self._source, self._version, self._csr = weakref.ref(x), x._version, None
             # counted first: a dense input that changes every step (adversarially perturbed features) would
             # otherwise pay for listing its non-zeros each time, about as much as the dropout itself
             if is_sparse(int(torch.count_nonzero(x)), x.numel()):
@@ -238,10 +237,10 @@ class FeatureDropout(nn.Module):
         out[rows, cols] = values
         return out
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # the cache is per process and holds a weak reference, which cannot be pickled (a model sent to another
         # process, e.g. by a spawning strategy): it is left behind and rebuilt on the first call there
-        return {**self.__dict__, "_source": None, "_key": None, "_csr": None}
+        return {**super().__getstate__(), "_source": None, "_version": None, "_csr": None}
 
     def extra_repr(self) -> str:
         return f"p={self.p}, sparse_output={self.sparse_output}"
