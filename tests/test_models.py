@@ -1,4 +1,5 @@
 import copy
+import weakref
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from torch_geometric.nn import GCN2Conv
 
 from graphdistill.errors import ConfigError
 from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, build_model
-from graphdistill.models.base import FeatureDropout
+from graphdistill.models.base import FeatureDropout, InputCache
 
 
 def _graph(n=30, f=12, seed=0):
@@ -175,10 +176,10 @@ def test_mlp_reading_positions_finds_the_feature_pattern_once_and_follows_change
 
     torch.manual_seed(1)
     first = model(x, None, position=position).logits
-    pattern = model.input_dropout._csr
+    pattern = model.input_dropout._pattern.value
     torch.manual_seed(2)
     second = model(x, None, position=position).logits
-    assert pattern is not None and model.input_dropout._csr is pattern  # the same encoded tensor: found once
+    assert pattern is not None and model.input_dropout._pattern.value is pattern  # the same encoded tensor: found once
     torch.testing.assert_close(first, expected(1), rtol=0, atol=0)
     torch.testing.assert_close(second, expected(2), rtol=0, atol=0)
     position.mul_(2)  # changed in place: the cached concatenation must not be served
@@ -189,7 +190,41 @@ def test_mlp_reading_positions_finds_the_feature_pattern_once_and_follows_change
     with torch.no_grad():
         torch.testing.assert_close(model(x, None, position=other).logits,
                                    model.layers[1](torch.relu(model.layers[0](torch.cat([x, other], 1)))))
-    assert copy.deepcopy(model)._encoded is None  # a copy (export) does not carry the cached input
+    assert copy.deepcopy(model)._encoded.value is None  # a copy (export) does not carry the cached input
+
+
+def test_the_input_cache_serves_only_the_same_unchanged_tensors_and_pins_them_only_when_asked():
+    import gc
+    import pickle
+
+    calls = []
+
+    def compute(tag):
+        return lambda: calls.append(tag) or tag
+
+    cache = InputCache()
+    a, b = torch.ones(3), torch.zeros(3)
+    assert cache.get((a, b), compute(1)) == 1 and cache.get((a, b), compute(2)) == 1 and calls == [1]
+    assert cache.get((b, a), compute(3)) == 3  # the same tensors in another order: another key
+    a.add_(1)  # changed in place
+    assert cache.get((b, a), compute(4)) == 4 and cache.get((a.clone(), b), compute(5)) == 5
+    assert calls == [1, 3, 4, 5]
+    alive = weakref.ref(b)
+    del a, b
+    gc.collect()
+    assert alive() is None  # held weakly: the cache keeps no input alive
+    pinned = InputCache(pin=True)
+    c = torch.ones(2)
+    alive = weakref.ref(c)
+    pinned.get((c,), compute(6))
+    del c
+    gc.collect()
+    assert alive() is not None
+    copied = pickle.loads(pickle.dumps(pinned))  # per process: a copy arrives empty, and computes afresh
+    assert copied.value is None and copied.pin and copied.get((alive(),), compute(7)) == 7
+    with torch.inference_mode():
+        frozen = torch.ones(2)
+    assert cache.get((frozen,), compute(8)) == 8 and cache.get((frozen,), compute(9)) == 8
 
 
 def test_feature_dropout_reads_another_tensor_afresh_even_at_the_same_address():
@@ -216,3 +251,4 @@ def test_a_model_whose_feature_dropout_has_cached_an_input_still_pickles_and_com
     model(x, ei)  # fills the non-zero cache
     copy = pickle.loads(pickle.dumps(model)).eval()
     torch.testing.assert_close(copy(x, ei).logits, model.eval()(x, ei).logits)
+

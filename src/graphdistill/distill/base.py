@@ -15,8 +15,7 @@ widths; they then train, checkpoint and move to devices with the student.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -164,25 +163,6 @@ def layer_width(widths: list[int], index: int, side: str, owner: str) -> int:
         raise ConfigError(f"{owner}: {side}_layer={index} is out of range: the {side} has {len(widths)} "
                           f"hidden layers (valid indices {-len(widths)}..{len(widths) - 1}).")
     return widths[index]
-
-
-class OncePerRun:
-    """A value a component computes once per run from tensors that stay the same during the
-    run (the teacher's precomputed outputs, the training graph). Keyed on the tensors' storage
-    address, shape and device: other inputs handed to the same component are computed anew. A
-    component, and so its cache, lives for one run, during which its inputs stay alive (an
-    address is not reused)."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._value: Any = None
-
-    def get(self, inputs: tuple[Tensor, ...], compute: Callable[[], Any]) -> Any:
-        key = tuple((t.data_ptr(), tuple(t.shape), t.device) for t in inputs)
-        if self._key != key:
-            self._value = compute()
-            self._key = key
-        return self._value
 
 
 def projection_head(in_channels: int, out_channels: int) -> nn.Sequential:

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..errors import ConfigError
-from ..models import ModelOutput
-from .base import LayerPairComponent, NodeSet, OncePerRun, require_full_graph
+from ..models import InputCache, ModelOutput
+from .base import LayerPairComponent, NodeSet, require_full_graph
 
 
 class CodebookKD(LayerPairComponent):
@@ -46,7 +46,7 @@ class CodebookKD(LayerPairComponent):
         self.num_codes = num_codes
         self.temperature = temperature
         self.iterations = iterations
-        self._targets = OncePerRun()
+        self._targets = InputCache()
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
         super().bind(student_widths, teacher_widths, num_classes)

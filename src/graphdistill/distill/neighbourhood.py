@@ -10,8 +10,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
-from ..models import ModelOutput
-from .base import DistillationComponent, NodeSet, OncePerRun, layer_width, require_full_graph
+from ..models import InputCache, ModelOutput
+from .base import DistillationComponent, NodeSet, layer_width, require_full_graph
 from .structure import sample_nodes
 
 
@@ -52,7 +52,7 @@ class NeighbourhoodContrast(DistillationComponent):
         self.hops = hops
         self.temperature = temperature
         self.max_nodes = max_nodes
-        self._closeness = OncePerRun()
+        self._closeness = InputCache()
 
     def bind(self, student_widths: list[int], teacher_widths: list[int], num_classes: int) -> None:
         layer_width(student_widths, self.student_layer, "student", type(self).__name__)

@@ -9,8 +9,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import ConfigError
-from ..models import ModelOutput
-from .base import NodeSet, OncePerRun, require_full_graph
+from ..models import InputCache, ModelOutput
+from .base import NodeSet, require_full_graph
 from .logits import LogitKD
 
 
@@ -46,7 +46,7 @@ class PropagatedKD(LogitKD):
                               f"alpha={alpha}.")
         self.steps = steps
         self.alpha = alpha
-        self._targets = OncePerRun()
+        self._targets = InputCache()
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:
         require_full_graph(batch, "PropagatedKD propagates over the whole graph: use --data.loader full (or LogitKD "

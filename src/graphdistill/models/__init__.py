@@ -1,9 +1,9 @@
 """Node-classification networks with explicit per-layer outputs."""
 
-from .base import ModelOutput, NodeClassifier, build_model, count_parameters
+from .base import InputCache, ModelOutput, NodeClassifier, build_model, count_parameters
 from .gnn import GAT, GCN, GCNII, GIN, MLP, RGCN, GraphSAGE, StackedNodeClassifier
 
 __all__ = [
-    "GAT", "GCN", "GCNII", "GIN", "MLP", "RGCN", "GraphSAGE", "ModelOutput", "NodeClassifier",
+    "GAT", "GCN", "GCNII", "GIN", "MLP", "InputCache", "RGCN", "GraphSAGE", "ModelOutput", "NodeClassifier",
     "StackedNodeClassifier", "build_model", "count_parameters",
 ]

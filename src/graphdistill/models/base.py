@@ -11,6 +11,7 @@ import importlib
 import os
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -176,6 +177,55 @@ class NodeClassifier(nn.Module):
         return f"params={self.num_parameters:,}"
 
 
+class InputCache:
+    """One value computed from some input tensors, reused while the same tensor objects come back unchanged.
+
+    The key is the tensors themselves (their identity) and their versions, which an in-place change bumps: any
+    other tensor, even one at a freed tensor's address or over another tensor's storage, is computed afresh. The
+    inputs are held by weak reference, so the cache keeps nothing alive, unless ``pin`` (a value worth keeping
+    only while its inputs are, such as MLP's concatenated input, on which FeatureDropout's own cache is keyed).
+    The value is per process: a pickled or copied cache (a model sent to another process, an export) arrives
+    empty and computes it on its first call there.
+
+    The one cache of this kind: FeatureDropout's non-zero pattern, MLP's concatenated input and the
+    distillation components' once-per-run targets all use it.
+    """
+
+    def __init__(self, pin: bool = False) -> None:
+        self.pin = pin
+        self.clear()
+
+    def clear(self) -> None:
+        self._sources: tuple | None = None  # the inputs (weak references unless pinned)
+        self._versions: tuple = ()
+        self.value: Any = None
+
+    def get(self, inputs: tuple[Tensor, ...], compute: Callable[[], Any]) -> Any:
+        """The value for ``inputs``: the cached one if they are the cached inputs, unchanged, else ``compute()``."""
+        if not self._holds(inputs):
+            value = compute()
+            self._sources = tuple(inputs) if self.pin else tuple(weakref.ref(t) for t in inputs)
+            self._versions = tuple(_version(t) for t in inputs)
+            self.value = value
+        return self.value
+
+    def _holds(self, inputs: tuple[Tensor, ...]) -> bool:
+        if self._sources is None or len(self._sources) != len(inputs):
+            return False
+        sources = self._sources if self.pin else tuple(ref() for ref in self._sources)
+        return all(s is t for s, t in zip(sources, inputs)) and self._versions == tuple(_version(t) for t in inputs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # per process, and weak references cannot be pickled: the copy starts empty
+        return {"pin": self.pin, "_sources": None, "_versions": (), "value": None}
+
+
+def _version(t: Tensor) -> int | None:
+    """The tensor's version counter (``None`` for an inference tensor, which has none and cannot change
+    outside inference mode)."""
+    return None if t.is_inference() else t._version
+
+
 class FeatureDropout(nn.Module):
     """Dropout on raw node features that samples only their non-zero entries.
 
@@ -201,9 +251,7 @@ class FeatureDropout(nn.Module):
         super().__init__()
         self.p = p
         self.sparse_output = sparse_output
-        self._source: weakref.ref | None = None  # the last input (the same object: its shape and device too)
-        self._version: int | None = None
-        self._csr: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
+        self._pattern = InputCache()  # the last input's non-zeros as CSR (None: not sparse enough)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.layout == torch.sparse_csr:  # rows of a sparse feature matrix (a neighbor-sampled batch)
@@ -216,16 +264,10 @@ class FeatureDropout(nn.Module):
             return nn.functional.dropout(x, self.p, self.training)
         if not self.training and x.size(0) < SMALL_EVAL_ROWS:
             return x  # a few rows to predict: finding their non-zeros costs more than the dense product
-        if self._source is None or self._source() is not x or x._version != self._version:
-            self._source, self._version, self._csr = weakref.ref(x), x._version, None
-            # counted first: a dense input that changes every step (adversarially perturbed features) would
-            # otherwise pay for listing its non-zeros each time, about as much as the dropout itself
-            if is_sparse(int(torch.count_nonzero(x)), x.numel()):
-                rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
-                self._csr = (row_pointers(rows, x.size(0)), cols, rows, x[rows, cols])
-        if self._csr is None:
+        pattern = self._pattern.get((x,), lambda: _nonzero_pattern(x))
+        if pattern is None:
             return nn.functional.dropout(x, self.p, self.training)
-        crow, cols, rows, values = self._csr
+        crow, cols, rows, values = pattern
         if self.training and self.p > 0.0:
             keep = torch.rand(values.numel(), device=x.device) >= self.p
             values = values * keep / (1.0 - self.p)
@@ -237,13 +279,18 @@ class FeatureDropout(nn.Module):
         out[rows, cols] = values
         return out
 
-    def __getstate__(self) -> dict[str, Any]:
-        # the cache is per process and holds a weak reference, which cannot be pickled (a model sent to another
-        # process, e.g. by a spawning strategy): it is left behind and rebuilt on the first call there
-        return {**super().__getstate__(), "_source": None, "_version": None, "_csr": None}
-
     def extra_repr(self) -> str:
         return f"p={self.p}, sparse_output={self.sparse_output}"
+
+
+def _nonzero_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """``(crow, cols, rows, values)`` of a dense matrix's non-zeros, or ``None`` where it is not sparse enough."""
+    # counted first: a dense input that changes every step (adversarially perturbed features) would otherwise pay
+    # for listing its non-zeros each time, about as much as the dropout itself
+    if not is_sparse(int(torch.count_nonzero(x)), x.numel()):
+        return None
+    rows, cols = x.nonzero(as_tuple=True)  # row-major order, as CSR stores values
+    return row_pointers(rows, x.size(0)), cols, rows, x[rows, cols]
 
 
 #: in eval mode, :class:`FeatureDropout` passes inputs with fewer rows through dense: for a small

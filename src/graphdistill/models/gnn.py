@@ -25,7 +25,7 @@ from torch_geometric.nn.resolver import aggregation_resolver
 from torch_geometric.utils import degree, scatter
 
 from ..errors import ConfigError
-from .base import ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers, take_rows
+from .base import InputCache, ModelOutput, NodeClassifier, NormType, csr_tensor, make_norm, row_pointers, take_rows
 from .layerwise import TargetChunk, TargetChunks
 
 
@@ -143,7 +143,10 @@ class MLP(StackedNodeClassifier):
         if position_channels < 0:
             raise ConfigError(f"MLP: position_channels is a width (0: none), got {position_channels}.")
         self.position_channels = position_channels
-        self._encoded: tuple[tuple[Tensor, Tensor], tuple[int, int], Tensor] | None = None
+        # Full-graph training and inference feed the same features and positions every call: keeping their
+        # concatenation (pinned, so that FeatureDropout's cache keyed on it holds) lets FeatureDropout find its
+        # non-zero pattern once instead of scanning N x (F + P) entries per call, which took most of a forward pass
+        self._encoded = InputCache(pin=True)
         extra = {"position_channels": position_channels} if position_channels else {}
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual, **extra)
         self.graph_attributes = ("position",) if position_channels else ()
@@ -155,23 +158,12 @@ class MLP(StackedNodeClassifier):
         if not self.position_channels:
             return x
         position = graph["position"]
-        reusable = x.layout == torch.strided and not torch.is_inference_mode_enabled()
-        if reusable and self._encoded is not None:
-            sources, versions, encoded = self._encoded
-            if sources[0] is x and sources[1] is position and versions == (x._version, position._version):
-                return encoded  # the same tensor again: FeatureDropout's cached non-zero pattern of it holds
+        if x.layout == torch.strided and not torch.is_inference_mode_enabled():
+            # not under inference mode, where FeatureDropout passes the dense matrix through anyway
+            return self._encoded.get((x, position), lambda: torch.cat([x, position.to(x.dtype)], dim=1))
+        self._encoded.clear()  # releases the pinned inputs
         dense = x.to_dense() if x.layout != torch.strided else x
-        encoded = torch.cat([dense, position.to(dense.dtype)], dim=1)
-        # Full-graph training and inference feed the same features and positions every call: keeping their
-        # concatenation (and the references that pin its sources) lets FeatureDropout find its non-zero pattern
-        # once instead of scanning N x (F + P) entries per call, which took most of a forward pass. Not under
-        # inference mode, where FeatureDropout passes the dense matrix through anyway.
-        self._encoded = ((x, position), (x._version, position._version), encoded) if reusable else None
-        return encoded
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        return {**state, "_encoded": None}  # a copy (export, DDP) does not carry the cached input
+        return torch.cat([dense, position.to(dense.dtype)], dim=1)
 
     def check_graph(self, data: Any) -> None:
         width = data["position"].size(1) if "position" in data else 0
