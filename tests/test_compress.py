@@ -156,7 +156,12 @@ def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):
     assert [int(f.split("-")[0]) for f in folders] == numbers  # one folder per trial, none shared
 
 
-def test_a_chosen_student_with_position_features_is_exported_with_them(tmp_path, teacher):
+def test_a_chosen_student_with_position_features_is_exported_with_them(tmp_path, teacher, monkeypatch):
+    import graphdistill.export
+
+    written = []
+    write = graphdistill.export.write_positions
+    monkeypatch.setattr(graphdistill.export, "write_positions", lambda *a: written.append(a) or write(*a))
     out = tmp_path / "out"
     summary = Compress(out=out, teacher=teacher, methods=["glnn_positions"], trials=1, seeds=1, epochs=30).run()
     assert summary["chosen"]["method"] == "glnn_positions"  # position features beat the MLP alone by far here
@@ -168,6 +173,8 @@ def test_a_chosen_student_with_position_features_is_exported_with_them(tmp_path,
     positions = np.load(out / "student.positions.npy", allow_pickle=False)
     assert positions.shape == (data.num_nodes, 32) and positions.dtype == np.float32
     assert summary["exports"]["onnx"]["positions"] == str(out / "student.positions.npy")
+    assert summary["exports"]["torchscript"]["positions"] == str(out / "student.positions.npy")
+    assert len(written) == 1  # one file beside both exports, written once
     got = torch.as_tensor(run_onnx(out / "student.onnx", (torch.cat([data.x, torch.from_numpy(positions)], 1),)))
     assert torch.equal(got.argmax(-1), expected.argmax(-1)) and torch.allclose(got, expected, atol=1e-4)
     assert "student.positions.npy" in (out / "report.md").read_text()

@@ -89,8 +89,8 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}: use onnx or torchscript.")
     if model.graph_attributes and model.uses_graph:
-        raise ConfigError(f"{type(model).__name__} reads a typed graph ({', '.join(model.graph_attributes)}); "
-                          "export supports models of (x, edge_index) only.")
+        raise ConfigError(f"{type(model).__name__} also reads {', '.join(model.graph_attributes)}; export supports "
+                          "models of (x, edge_index) only (and MLPs with position features).")
     wrapper = Logits(model)
     inputs = inputs or example_inputs(model)
     with torch.no_grad():
@@ -191,12 +191,25 @@ def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None,
         except GraphDistillError as err:  # the loaders name --data.root: the option of fit, not of export
             raise ConfigError(f"The position features of {ckpt} are rebuilt from its graph: {err} (graphdistill "
                               "export takes the dataset root as --root.)") from None
-    inputs = Logits.inputs(loaded.model, data)[0][:CHECK_ROWS]
-    result = export_model(loaded.model, target, fmt, (inputs,))
-    positions = positions_path(target)
+    result = export_student(loaded.model, target, fmt, data)
+    return {**result, "positions": str(write_positions(target, data))}
+
+
+def export_student(model: NodeClassifier, target: str | Path, fmt: str, data: Any = None) -> dict[str, Any]:
+    """:func:`export_model` for a trained model and its graph ``data``: an MLP that reads position features is
+    checked on the graph's own rows (their positions written separately, by :func:`write_positions`)."""
+    if not getattr(model, "position_channels", 0):
+        return export_model(model, target, fmt)
+    return export_model(model, target, fmt, (Logits.inputs(model, data)[0][:CHECK_ROWS],))
+
+
+def write_positions(exported: str | Path, data: Any) -> Path:
+    """Write the graph's stored position rows beside an exported MLP that reads them (see
+    :func:`positions_path`), atomically; returns the path."""
+    positions = positions_path(exported)
     table = data.position.detach().cpu().float().numpy()
     atomic_write(positions, lambda f: np.save(f, table, allow_pickle=False))
-    return {**result, "positions": str(positions)}
+    return positions
 
 
 def positions_path(exported: str | Path) -> Path:

@@ -444,22 +444,29 @@ class Compress:
         return out
 
     def _export(self, ckpt: Path, data: Any) -> dict[str, Any]:
+        """The chosen student as ``student.onnx`` and ``student.pt`` (with ``student.positions.npy`` where it reads
+        position features), and its latency in PyTorch and in onnxruntime: the checkpoint read once."""
         from ..evaluation.latency import inference_latency
-        from ..export import export_checkpoint, onnx_latency
+        from ..export import export_student, onnx_latency, write_positions
         from ..training.checkpoint import load_model
 
         exports: dict[str, Any] = {}
-        model = load_model(ckpt).model
+        model = load_model(ckpt, role="checkpoint to export").model
         for device in latency_devices():
             exports[f"pytorch_latency{_device_suffix(device)}"] = inference_latency(model, data, device)
         model.cpu()
         for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
             try:
-                exports[fmt] = export_checkpoint(ckpt, fmt, self.out / f"student{suffix}", data=data)
+                exports[fmt] = export_student(model, self.out / f"student{suffix}", fmt, data)
             except GraphDistillError as err:
                 exports[fmt] = {"error": str(err)}
                 _log(f"Not exported to {fmt}: {err}")
-        if "path" in exports.get("onnx", {}):
+        exported = [f for f in ("onnx", "torchscript") if "path" in exports[f]]
+        if exported and getattr(model, "position_channels", 0):
+            positions = str(write_positions(exports[exported[0]]["path"], data))  # one file beside both
+            for fmt in exported:
+                exports[fmt]["positions"] = positions
+        if "path" in exports["onnx"]:
             exports["onnx"]["latency"] = onnx_latency(exports["onnx"]["path"], model, data)
         return exports
 
