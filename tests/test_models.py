@@ -252,3 +252,28 @@ def test_a_model_whose_feature_dropout_has_cached_an_input_still_pickles_and_com
     copy = pickle.loads(pickle.dumps(model)).eval()
     torch.testing.assert_close(copy(x, ei).logits, model.eval()(x, ei).logits)
 
+
+def test_gcn_reads_edge_weights_only_when_asked_and_its_layerwise_inference_agrees():
+    from torch_geometric.data import Data
+
+    x, edge_index = _graph(n=60)
+    weight = torch.rand(edge_index.size(1), generator=torch.Generator().manual_seed(1)) + 0.1
+    weighted = GCN(12, 5, hidden_channels=16, num_layers=2, edge_weight=True).eval()
+    plain = GCN(12, 5, hidden_channels=16, num_layers=2).eval()
+    plain.load_state_dict(weighted.state_dict())
+    assert weighted.spec()["init_args"]["edge_weight"] and "edge_weight" not in plain.spec()["init_args"]
+    data = Data(x=x, edge_index=edge_index, edge_weight=weight)
+    with torch.no_grad():
+        got = weighted(**weighted.inputs(data)).logits
+        # by hand: PyG's GCNConv given the weights, layer by layer
+        conv = weighted.layers
+        expected = conv[1](torch.relu(conv[0](x, edge_index, weight)), edge_index, weight)
+        torch.testing.assert_close(got, expected)
+        assert not torch.allclose(got, plain(**plain.inputs(data)).logits)  # the weights count
+        ones = Data(x=x, edge_index=edge_index, edge_weight=torch.ones_like(weight))
+        torch.testing.assert_close(weighted(**weighted.inputs(ones)).logits, plain(x, edge_index).logits)
+        torch.testing.assert_close(weighted.inference(**weighted.inputs(data), batch_size=7).logits, got)
+    with pytest.raises(ConfigError, match="edge_weight: false"):
+        weighted.check_graph(Data(x=x, edge_index=edge_index))
+    with pytest.raises(ConfigError, match="non-negative"):
+        weighted.check_graph(Data(x=x, edge_index=edge_index, edge_weight=weight - 1))

@@ -385,3 +385,33 @@ def test_resume_on_a_changed_graph_file_names_the_graph(tmp_path):
     save_graph(data, graph)  # the same content again: the resume goes on
     run_fit(*args, f"--ckpt_path={last}", "--trainer.max_epochs=3")
     assert torch.load(last, weights_only=True)["epoch"] == 2
+
+
+def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sampled(tmp_path, fit):
+    # the weights carry the signal: each node has 4 same-class edges of weight 1 and 12 others of weight 0.01,
+    # its features are its class blurred by noise; averaging over the weighted neighbourhood denoises them
+    from torch_geometric.data import Data
+
+    gen = torch.Generator().manual_seed(0)
+    n, classes = 400, 4
+    y = torch.arange(n) % classes
+    x = 0.6 * torch.nn.functional.one_hot(y, classes).float() + torch.randn(n, classes, generator=gen)
+    same = torch.stack([torch.randperm(n // classes, generator=gen)[:4] * classes + y[i] for i in range(n)])
+    other = torch.randint(0, n, (n, 12), generator=gen)
+    src = torch.arange(n).repeat_interleave(16)
+    dst = torch.cat([same, other], 1).view(-1)
+    weight = torch.cat([torch.ones(n, 4), torch.full((n, 12), 0.01)], 1).view(-1)
+    keep = src != dst
+    file = save_graph(Data(x=x, edge_index=torch.stack([src, dst])[:, keep], edge_weight=weight[keep], y=y),
+                      tmp_path / "weighted.pt")
+    gcn = ["--config", config("synthetic/gcn.yaml"), f"--data.dataset={file}", "--trainer.max_epochs=100",
+           "--model.init_args.model.init_args.num_layers=2"]
+    asked = "--model.init_args.model.init_args.edge_weight=true"
+    sampled = ["--data.loader=neighbor", "--data.num_neighbors=[-1,-1]", "--data.batch_size=64",
+               "--data.inference_batch_size=50"]  # layer-wise inference in chunks too
+    unweighted, weighted = fit(*gcn)["test"], fit(*gcn, asked)["test"]
+    weighted_sampled = fit(*gcn, asked, *sampled)["test"]
+    assert weighted > unweighted + 0.15 and weighted_sampled > unweighted + 0.15, (unweighted, weighted,
+                                                                                   weighted_sampled)
+    with pytest.raises(ConfigError, match="has none"):  # a graph without weights: one line, no training
+        fit("--config", config("synthetic/gcn.yaml"), asked, "--trainer.max_epochs=1")

@@ -157,7 +157,8 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
     teacher, students, data = teacher_and_students(teacher_path, student_paths, root)
     if teacher.model.graph_attributes:
         raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
-                          "reads a typed graph. Analyse homogeneous models only.")
+                          f"also reads {', '.join(teacher.model.graph_attributes)}. Analyse models of (x, edge_index) "
+                          "only.")
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
              "parameters": count_parameters(teacher.model),
              **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]

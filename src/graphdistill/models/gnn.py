@@ -185,21 +185,46 @@ class GCN(StackedNodeClassifier):
 
     Args:
         cached: cache the normalized adjacency (full-batch transductive training only).
+        edge_weight: read the graph's ``edge_weight`` (a weighted graph of your own, see
+            :mod:`graphdistill.data.files`): each edge counts with its weight in the
+            normalisation, ``D^-1/2 (A + I) D^-1/2`` with ``A`` the weighted adjacency and
+            self-loops of weight 1, as ``GCNConv`` does. Off (the default), every edge counts 1
+            even where the graph has weights.
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
                  dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
-                 cached: bool = False) -> None:
+                 cached: bool = False, edge_weight: bool = False) -> None:
         self._cached = cached
+        extra = {"edge_weight": True} if edge_weight else {}  # the spec (and config hash) of unweighted GCNs stay
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
-                         cached=cached)
+                         cached=cached, **extra)
+        self.graph_attributes = ("edge_weight",) if edge_weight else ()
 
     def make_layer(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return GCNConv(in_channels, out_channels, cached=self._cached)
 
+    def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
+                    edge_attr: Tensor | None = None) -> Tensor:
+        return layer(x, edge_index, edge_attr)
+
+    def edge_attribute(self, **graph: Tensor) -> Tensor | None:
+        return graph["edge_weight"].float() if self.graph_attributes else None
+
+    def check_graph(self, data: Any) -> None:
+        if not self.graph_attributes:
+            return
+        weight = data.get("edge_weight")
+        if weight is None:
+            raise ConfigError("GCN reads edge weights (edge_weight: true) but the graph has none: give the graph "
+                              "an edge_weight, or set the model's edge_weight: false.")
+        if bool((weight < 0).any()):
+            raise ConfigError("GCN's normalisation needs non-negative edge weights, but the graph has negative "
+                              "ones: rescale them, or set the model's edge_weight: false.")
+
     def inference_edges(self, edge_index: Tensor, num_nodes: int, **graph: Tensor) -> tuple[Tensor, Tensor | None]:
         # the whole graph's normalisation (with self-loops), as GCNConv computes it
-        index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+        index, weight = gcn_norm(edge_index, self.edge_attribute(**graph), num_nodes, add_self_loops=True)
         return index, weight
 
     def layer_inference(self, layer: nn.Module, x: Tensor, chunks: TargetChunks) -> Tensor:
