@@ -1,13 +1,18 @@
 """Exploration, not a packaged method: quick probes of training tricks for the position-reading MLP student.
 
 Each probe changes one thing in GLNN + positions (KL to the teacher's soft labels on every node, no label term,
-the MLP reading features and 32 Laplacian-eigenmap coordinates, Adam lr 0.01, dropout 0.6, 200 epochs, test at
-the best validation epoch) and is compared, split by split, with the same loop unchanged (``base``):
+the MLP reading features and 32 Laplacian-eigenmap coordinates, the packaged student's width and dropout, Adam
+lr 0.01, 200 epochs, test at the best validation epoch) and is compared, split by split, with the same loop
+unchanged (``base``):
 
 * ``ema<d>``: the student evaluated with an exponential moving average of its weights (decay ``d``);
 * ``mixup<a>``: a second KL term on mixed node pairs, inputs and soft labels mixed with Beta(a, a) weights;
 * ``width<w>``: a hidden layer ``w`` wide instead of the packaged student's (larger than the teacher: this only
-  asks whether width is what the student lacks).
+  asks whether width is what the student lacks);
+* ``smooth``: the targets of ``propagated_kd`` (the training labels written into the teacher's probabilities,
+  then 10 rounds of label propagation, alpha 0.8);
+* ``cs``: Correct & Smooth's targets (Huang et al., 2021): the teacher's errors on the training nodes spread
+  over the graph (50 rounds, alpha 0.8, autoscaled) and added to its probabilities, then smoothed as ``smooth``.
 
 It is a plain PyTorch loop (the packaged loop is graphdistill fit), so ``base`` is not the headline's run of
 GLNN + positions: only the paired differences mean anything. It reads the teachers a grid trained (the headline's
@@ -29,21 +34,28 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import Tensor, nn
 
+from graphdistill.config_files import CONFIG_DIR
 from graphdistill.data import NodeDataModule
 from graphdistill.provenance import code_provenance, describe
 from graphdistill.training.checkpoint import load_model
 
-#: the position-reading student's width per dataset (configs/<dataset>/student_mlp_positions.yaml)
-WIDTH = {"cora": 125, "citeseer": 126, "amazon-photo": 122}
+
+def packaged_student(dataset: str) -> tuple[int, float]:
+    """``(width, dropout)`` of the packaged position-reading student (configs/<dataset>/student_mlp_positions.yaml),
+    so that ``base`` trains the headline's student."""
+    config = yaml.safe_load((CONFIG_DIR / dataset / "student_mlp_positions.yaml").read_text())
+    model = config["model"]["init_args"]["model"]["init_args"]
+    return int(model["hidden_channels"]), float(model["dropout"])
 
 
 class Student(nn.Module):
     """A 2-layer MLP on ``[features | positions]`` whose first layer takes sparse features as a sparse product
     (dropout on their non-zeros only, which is dropout on the whole row)."""
 
-    def __init__(self, features: int, positions: int, hidden: int, classes: int, dropout: float = 0.6) -> None:
+    def __init__(self, features: int, positions: int, hidden: int, classes: int, dropout: float) -> None:
         super().__init__()
         self.first = nn.Linear(features + positions, hidden)  # one matrix, initialised as the packaged MLP's
         self.out = nn.Linear(hidden, classes)
@@ -63,11 +75,42 @@ class Student(nn.Module):
         return self.out(F.dropout(h, self.dropout, self.training))
 
 
-def train(variant: str, x: Tensor, position: Tensor, soft: Tensor, data, seed: int, hidden: int) -> tuple[float, float]:
+def _spread(start: Tensor, edge_index: Tensor, steps: int, alpha: float) -> Tensor:
+    """``Y <- (1 - alpha) Y0 + alpha D^-1/2 (A + I) D^-1/2 Y``, ``steps`` times."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    index, weight = gcn_norm(edge_index, num_nodes=start.size(0))
+    src, dst = index
+    y = start
+    for _ in range(steps):
+        y = (1 - alpha) * start + alpha * torch.zeros_like(y).index_add_(0, dst, weight.unsqueeze(1) * y[src])
+    return y
+
+
+def targets(variant: str, soft: Tensor, data) -> Tensor:
+    """The soft labels a variant distils toward (the teacher's probabilities, or their smoothed forms)."""
+    if variant not in ("smooth", "cs"):
+        return soft
+    train_mask, labels = data.train_mask, F.one_hot(data.y, soft.size(1)).float()
+    start = soft.clone()
+    if variant == "cs":
+        error = torch.zeros_like(soft)
+        error[train_mask] = labels[train_mask] - soft[train_mask]
+        spread = _spread(error, data.edge_index, 50, 0.8)
+        scale = error[train_mask].abs().sum(1).mean() / spread.abs().sum(1, keepdim=True).clamp(min=1e-12)
+        start = (soft + scale * spread).clamp(min=0)
+        start = start / start.sum(1, keepdim=True).clamp(min=1e-12)
+    start[train_mask] = labels[train_mask]
+    y = _spread(start, data.edge_index, 10, 0.8)
+    return y / y.sum(1, keepdim=True).clamp(min=1e-12)
+
+
+def train(variant: str, x: Tensor, position: Tensor, soft: Tensor, data, seed: int, hidden: int,
+          dropout: float) -> tuple[float, float]:
     """(validation, test) accuracy % at the best validation epoch of one student."""
     torch.manual_seed(seed)
+    soft = targets(variant, soft, data)
     width = int(variant[5:]) if variant.startswith("width") else hidden
-    student = Student(x.size(1), position.size(1), width, soft.size(1))
+    student = Student(x.size(1), position.size(1), width, soft.size(1), dropout)
     optimizer = torch.optim.Adam(student.parameters(), lr=0.01)
     average = copy.deepcopy(student) if variant.startswith("ema") else None
     decay = float(variant[3:]) if average is not None else 0.0
@@ -116,9 +159,13 @@ def main(argv: list[str] | None = None) -> None:
         variants.insert(0, "base")
     results: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
     teachers = []
+    student = packaged_student(args.dataset)
     for seed in range(args.seeds):
         data = NodeDataModule(args.dataset, root=args.root, split="glnn", split_seed=seed, positions=32).data
         run = Path(args.workdir) / args.dataset / f"seed{seed}" / "teacher"
+        if not (run / "checkpoints" / "best.ckpt").is_file() or not (run / "results.json").is_file():
+            parser.error(f"no trained teacher in {run}: run the grid that trains the headline's teachers with "
+                         f"--workdir {args.workdir} first (see this script's docstring)")
         teacher = load_model(run / "checkpoints" / "best.ckpt").model.eval()
         teachers.append(json.loads((run / "results.json").read_text())["config_hash"][:16])
         with torch.no_grad():
@@ -127,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         if (x != 0).float().mean() < 0.25:
             x = x.to_sparse_csr()
         for v in variants:
-            results[v].append(train(v, x, data.position.float(), soft, data, seed, WIDTH[args.dataset]))
+            results[v].append(train(v, x, data.position.float(), soft, data, seed, *student))
         print(f"{args.dataset} seed {seed}: " + " | ".join(f"{v} {results[v][-1][0]:.2f}/{results[v][-1][1]:.2f}"
                                                          for v in variants), file=sys.stderr, flush=True)
 
