@@ -12,7 +12,10 @@ unchanged (``base``):
 * ``smooth``: the targets of ``propagated_kd`` (the training labels written into the teacher's probabilities,
   then 10 rounds of label propagation, alpha 0.8);
 * ``cs``: Correct & Smooth's targets (Huang et al., 2021): the teacher's errors on the training nodes spread
-  over the graph (50 rounds, alpha 0.8, autoscaled) and added to its probabilities, then smoothed as ``smooth``.
+  over the graph (50 rounds, alpha 0.8, autoscaled) and added to its probabilities, then smoothed as ``smooth``;
+* ``prop<k>``: 32 more stored columns beside the positions: the features propagated ``k`` hops,
+  ``(D^-1/2 (A + I) D^-1/2)^k X``, reduced to their 32 principal components and standardised (read like the
+  positions, from a table computed once; the hidden layer keeps its width, so this student is slightly larger).
 
 It is a plain PyTorch loop (the packaged loop is graphdistill fit), so ``base`` is not the headline's run of
 GLNN + positions: only the paired differences mean anything. It reads the teachers a grid trained (the headline's
@@ -84,6 +87,16 @@ def _spread(start: Tensor, edge_index: Tensor, steps: int, alpha: float) -> Tens
     for _ in range(steps):
         y = (1 - alpha) * start + alpha * torch.zeros_like(y).index_add_(0, dst, weight.unsqueeze(1) * y[src])
     return y
+
+
+def propagated_columns(x: Tensor, edge_index: Tensor, hops: int, width: int = 32) -> Tensor:
+    """The features propagated ``hops`` times over the normalised graph, as ``width`` standardised principal
+    components."""
+    h = _spread(x, edge_index, hops, 1.0)
+    h = h - h.mean(0)
+    _, _, v = torch.pca_lowrank(h, q=width, center=False, niter=4)
+    z = h @ v
+    return z / z.std(0).clamp(min=1e-12)
 
 
 def targets(variant: str, soft: Tensor, data) -> Tensor:
@@ -173,8 +186,14 @@ def main(argv: list[str] | None = None) -> None:
         x = data.x.float()
         if (x != 0).float().mean() < 0.25:
             x = x.to_sparse_csr()
+        torch.manual_seed(seed)  # the principal components' randomised solver
+        extra = {v: propagated_columns(data.x.float(), data.edge_index, int(v[4:])) for v in variants
+                 if v.startswith("prop")}
         for v in variants:
-            results[v].append(train(v, x, data.position.float(), soft, data, seed, *student))
+            position = data.position.float()
+            if v in extra:
+                position = torch.cat([position, extra[v]], 1)
+            results[v].append(train(v, x, position, soft, data, seed, *student))
         print(f"{args.dataset} seed {seed}: " + " | ".join(f"{v} {results[v][-1][0]:.2f}/{results[v][-1][1]:.2f}"
                                                          for v in variants), file=sys.stderr, flush=True)
 
