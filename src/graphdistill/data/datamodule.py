@@ -101,13 +101,16 @@ def data_from_fingerprint(fingerprint: dict[str, Any], root: str | Path | None =
     return datamodule.data
 
 
-def check_split_covers(data: Data, num_classes: int, split: str) -> None:
+def check_split_covers(data: Data, num_classes: int, split: str, multilabel: bool = False) -> None:
     """Refuse a split that leaves a class without a training or validation node, or has no
-    test node (a user's own graph: a small class, or a split column that marks too few)."""
+    test node (a user's own graph: a small class, or a split column that marks too few). A
+    multi-label split needs its nodes only (ROC-AUC skips a task with one kind of target)."""
     for name in ("train_mask", "val_mask", "test_mask"):
         if not bool(data[name].any()):
             raise ConfigError(f"The {split} split has no {name.split('_')[0]} node: mark some nodes "
                               f"{name.split('_')[0]} (split column or masks) or use a ratio split such as 0.6,0.2,0.2.")
+    if multilabel:
+        return
     for name in ("train_mask", "val_mask"):
         counts = torch.bincount(data.y[data[name]], minlength=num_classes)
         if bool((counts == 0).any()):
@@ -267,10 +270,14 @@ class NodeDataModule(L.LightningDataModule):
         elif self.info.family == "file":
             data, num_classes = read_graph_file(self.info.pyg_name, undirected=self.undirected)
             has_masks = "train_mask" in data
-            self.info, self._file_read = replace(self.info, has_split=has_masks), True
+            metric = "rocauc" if data.y.dim() == 2 else "acc"  # multi-label: T binary tasks
+            self.info, self._file_read = replace(self.info, has_split=has_masks, metric=metric), True
             if self.split == "public" and not has_masks:
                 raise ConfigError(f"{self.info.name} has no split (train_mask/val_mask/test_mask or a split column): "
                                   "use split 'random' or 'auto', or a ratio split such as 0.6,0.2,0.2.")
+            if metric == "rocauc" and self.ratios is None and not (has_masks and self.split in ("auto", "public")):
+                raise ConfigError(f"{self.info.name} is multi-label ([N, T] targets), which has no per-class split: "
+                                  "give it masks, or use a ratio split such as --data.split 0.6,0.2,0.2.")
         else:
             loaded = load_graph(self.info, self.root, self.download)
             data, num_classes = loaded.data, loaded.num_classes
@@ -287,7 +294,7 @@ class NodeDataModule(L.LightningDataModule):
                 data.y, num_classes, self.train_per_class, self.val_per_class, self.split_seed
             )
         if self.info.family == "file":
-            check_split_covers(data, num_classes, self._split_name())
+            check_split_covers(data, num_classes, self._split_name(), multilabel=self.info.metric == "rocauc")
         if self._normalize():
             data.x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
         data.x = data.x.float()
@@ -340,15 +347,18 @@ class NodeDataModule(L.LightningDataModule):
 
     @property
     def multilabel(self) -> bool:
-        return self.info.metric == "rocauc"
+        return self.metric_name == "rocauc"
 
     @property
     def metric_name(self) -> str:
-        """Name of the evaluation metric (``acc``, or ``rocauc`` for ogbn-proteins)."""
+        """Name of the evaluation metric (``acc``, or ``rocauc`` for multi-label graphs: ogbn-proteins and
+        graph files with ``[N, T]`` targets)."""
+        if self.info.family == "file" and not self._file_read:
+            self.data  # noqa: B018  (whether a file is multi-label is known once it is read)
         return self.info.metric
 
     def make_metric(self) -> Metric:
-        return make_metric(self.info.name, self.num_classes)
+        return make_metric(self.info.name, self.num_classes, multilabel=self.multilabel)
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this graph and split; stored in checkpoints to catch a teacher

@@ -19,7 +19,12 @@
   ``weight``. Node order is the order of the rows.
 
 Labels are integers ``0..C-1`` (``C`` = the largest label + 1); ``-1`` marks an unlabelled
-node, which is never in a split but is seen by the teacher and by distillation. Unless
+node, which is never in a split but is seen by the teacher and by distillation. A ``.pt`` or
+``.npz`` may instead hold **multi-label** targets, ``y`` (``labels``) of shape ``[N, T]`` with
+0/1 entries, every node labelled: the task becomes T binary ones, trained with binary
+cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). Such a
+graph has no per-class split: give masks, or a ratio split (``--data.split 0.6,0.2,0.2``,
+drawn over all nodes, not stratified). Unless
 ``undirected=False``, every edge is made to go both ways; duplicate edges are merged
 (weights summed). Edges already undirected and unique keep the file's order. Every
 problem with a file is one :class:`~graphdistill.errors.DatasetFileError` line that
@@ -293,8 +298,6 @@ def _split_column(path: Path, column) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------- checks
 def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor, masks: dict[str, Tensor],
               edge_weight: Tensor | None, undirected: bool) -> tuple[Data, int]:
-    from torch_geometric.utils import coalesce, to_undirected
-
     if x.layout != torch.strided:  # a sparse feature matrix (COO or CSR)
         x = x.to_dense()
     num_nodes = int(labels.size(0)) if labels.dim() else 0
@@ -310,9 +313,12 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
         row = int((~x.isfinite()).any(1).nonzero()[0])
         raise DatasetFileError(f"{path}: node {row} has a NaN or infinite feature; replace missing values first "
                                "(for example with 0 or the column mean).")
+    if labels.dim() == 2:
+        return _assemble_graph(path, x, source, target, _multilabel(path, labels), masks, edge_weight, undirected,
+                               labelled=torch.ones(num_nodes, dtype=torch.bool)), int(labels.size(1))
     if labels.dim() != 1:
-        raise DatasetFileError(f"{path}: y must be one integer class per node (shape [N]), got shape "
-                               f"{list(labels.shape)}; multi-label files are not supported.")
+        raise DatasetFileError(f"{path}: y must be one integer class per node (shape [N]) or 0/1 targets per task "
+                               f"(shape [N, T], multi-label), got shape {list(labels.shape)}.")
     if labels.is_floating_point():
         if not bool((labels.isnan() | (labels == labels.round())).all()):
             raise DatasetFileError(f"{path}: labels must be integers 0..C-1 (-1: unlabelled), found "
@@ -326,6 +332,27 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
     if not bool(labelled.any()):
         raise DatasetFileError(f"{path}: no node has a label; give classes 0..C-1 in y / label.")
     num_classes = int(labels.max()) + 1
+    return _assemble_graph(path, x, source, target, labels, masks, edge_weight, undirected, labelled), num_classes
+
+
+def _multilabel(path: Path, labels: Tensor) -> Tensor:
+    """Multi-label targets ``[N, T]`` as float 0/1, or one line naming the problem."""
+    if labels.size(1) == 0:
+        raise DatasetFileError(f"{path}: multi-label y has no task (shape {list(labels.shape)}).")
+    values = labels.float()
+    if not bool(((values == 0) | (values == 1)).all()):
+        bad = values[(values != 0) & (values != 1)][0]
+        raise DatasetFileError(f"{path}: multi-label targets must be 0 or 1 for every node and task, found "
+                               f"{float(bad)}; every node must be labelled in a multi-label graph.")
+    return values
+
+
+def _assemble_graph(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor,
+                    masks: dict[str, Tensor], edge_weight: Tensor | None, undirected: bool, labelled: Tensor) -> Data:
+    """The graph from checked features and labels: edges checked, made undirected, merged."""
+    from torch_geometric.utils import coalesce, to_undirected
+
+    num_nodes = int(labels.size(0))
     source, target = source.long().view(-1), target.long().view(-1)
     if source.numel() and (int(torch.minimum(source, target).min()) < 0
                            or int(torch.maximum(source, target).max()) >= num_nodes):
@@ -352,7 +379,7 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
         if mask.numel() != num_nodes:
             raise DatasetFileError(f"{path}: {name} has {mask.numel()} entries for {num_nodes} nodes.")
         data[name] = mask.bool() & labelled  # an unlabelled node is never in a split
-    return data, num_classes
+    return data
 
 
 def _plain(value: Any) -> Any:
@@ -397,6 +424,9 @@ def save_graph(data: Data, path: str | Path, tables: str = "csv", ids: Any = Non
                      attr_data=attr.data, attr_indices=attr.indices, attr_indptr=attr.indptr, attr_shape=attr.shape,
                      labels=y.numpy())
     elif tables in ("csv", "parquet"):
+        if y.dim() != 1:
+            raise DatasetFileError(f"{path}: node tables hold one label per node; write a multi-label graph as .pt or "
+                                   ".npz.")
         ids = np.arange(int(data.num_nodes)) if ids is None else np.asarray(ids)
         nodes = pd.DataFrame({"id": ids, "label": y.numpy()})
         if masks:

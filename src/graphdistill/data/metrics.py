@@ -41,8 +41,51 @@ class OGBEvaluatorMetric(Metric):
         return torch.tensor(float(result[self.metric_key]))
 
 
-def make_metric(dataset: str, num_classes: int) -> Metric:
-    """The metric that scores ``dataset``: OGB's Evaluator for ``ogbn-*``, accuracy otherwise."""
+class MultilabelROCAUC(Metric):
+    """The ROC-AUC of each task averaged over the tasks, from logits ``[N, T]`` and 0/1 targets of any dtype (the
+    graph's float targets, as the loss reads them). As OGB's evaluator for ogbn-proteins, a task whose targets
+    here are all 0 or all 1 (its ROC-AUC undefined) is left out of the average; with no such task to score, the
+    result is 0.5, chance. States are concatenated across DDP ranks."""
+
+    full_state_update = False
+
+    def __init__(self, num_labels: int) -> None:
+        super().__init__()
+        self.num_labels = num_labels
+        self.add_state("preds", default=[], dist_reduce_fx="cat")
+        self.add_state("target", default=[], dist_reduce_fx="cat")
+
+    def update(self, logits: Tensor, target: Tensor) -> None:
+        self.preds.append(logits.float())
+        self.target.append(target.long())
+
+    def compute(self) -> Tensor:
+        from torchmetrics.functional.classification import binary_auroc
+        from torchmetrics.utilities import dim_zero_cat
+
+        preds, target = dim_zero_cat(self.preds), dim_zero_cat(self.target)
+        positives = target.sum(0)
+        scored = [binary_auroc(preds[:, t], target[:, t]) for t in range(self.num_labels)
+                  if 0 < int(positives[t]) < target.size(0)]
+        return torch.stack(scored).mean() if scored else torch.tensor(0.5)
+
+
+def make_metric(dataset: str, num_classes: int, multilabel: bool = False) -> Metric:
+    """The metric that scores ``dataset``: OGB's Evaluator for ``ogbn-*``; else the ROC-AUC
+    averaged over the ``num_classes`` tasks of a multi-label graph (as OGB scores
+    ogbn-proteins), or accuracy."""
     if dataset.startswith("ogbn-"):
         return OGBEvaluatorMetric(dataset)
+    if multilabel:
+        return MultilabelROCAUC(num_labels=num_classes)
     return MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+
+def score(logits: Tensor, target: Tensor) -> float:
+    """One evaluation outside training, on the metric training reports: accuracy for class ids (``[N]``), the
+    ROC-AUC averaged over tasks for multi-label targets (``[N, T]``)."""
+    if target.dim() == 2:
+        metric = MultilabelROCAUC(num_labels=target.size(1))
+        metric.update(logits, target)
+        return float(metric.compute())
+    return float((logits.argmax(-1) == target).float().mean())

@@ -24,6 +24,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
+from ..data.metrics import score
 from ..errors import ConfigError
 from ..models import ModelOutput, NodeClassifier, count_parameters
 
@@ -79,8 +80,8 @@ def _outputs(model: NodeClassifier, data: Data, x: Tensor | None = None, edge_in
 
 
 def _accuracy(logits: Tensor, data: Data) -> float:
-    mask = data.test_mask
-    return float((logits[mask].argmax(-1) == data.y[mask]).float().mean())
+    """The test score (accuracy; the ROC-AUC averaged over tasks for multi-label targets)."""
+    return score(logits[data.test_mask], data.y[data.test_mask])
 
 
 @torch.no_grad()

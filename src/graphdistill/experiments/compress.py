@@ -415,9 +415,9 @@ class Compress:
             teacher_latency = {f"full_ms{_device_suffix(d)}": inference_latency(teacher.model, data, d)["full_ms"]
                                for d in latency_devices()}
             teacher.model.cpu()
-        summary = {"dataset": self.data_label, "teacher": {"path": teacher_path, "form": teacher.form,
-                                                        "parameters": teacher.num_parameters, "test": teacher_test,
-                                                        "full_ms": None, **teacher_latency},
+        summary = {"dataset": self.data_label, "metric": datamodule.metric_name,
+                   "teacher": {"path": teacher_path, "form": teacher.form, "parameters": teacher.num_parameters,
+                               "test": teacher_test, "full_ms": None, **teacher_latency},
                    "alone": _stats(alone), "chosen": {"method": chosen_name, **_stats(final),
                                                        "config": str(chosen_config) if chosen_config else None},
                    "trials": _trials(study),
@@ -534,13 +534,19 @@ def _pairs(args: list[str]) -> list[str]:
     return out
 
 
+def _metric_words(summary: dict[str, Any]) -> tuple[str, str]:
+    """How the report names the score: ``(acc, accuracy)``, or ``(ROC-AUC, ROC-AUC)`` for a multi-label graph."""
+    return ("ROC-AUC", "ROC-AUC") if summary.get("metric") == "rocauc" else ("acc", "accuracy")
+
+
 def _teacher_test(teacher: Any, data: Any) -> float:
-    """The teacher's test accuracy on the student's split (any teacher form)."""
+    """The teacher's test score on the student's split (any teacher form)."""
     import torch
 
+    from ..data.metrics import score
+
     out = teacher.outputs(data, torch.device("cpu"))
-    mask = data.test_mask
-    return float((out.logits[mask].argmax(-1) == data.y[mask]).float().mean())
+    return score(out.logits[data.test_mask], data.y[data.test_mask])
 
 
 def _stats(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -573,11 +579,12 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
         why = "no method beat the student alone"
     else:
         why = "no trial finished: `--trials 0`, or the search stopped before one finished"
+    short, long = _metric_words(summary)
     lines = [run_header(f"graphdistill compress: {summary['dataset']}"),
-             markdown_table(["model", "teacher form", "parameters", f"test acc % ({_count(chosen['seeds'], 'seed')})",
-                             "val acc %"], rows), "",
+             markdown_table(["model", "teacher form", "parameters",
+                             f"test {short} % ({_count(chosen['seeds'], 'seed')})", f"val {short} %"], rows), "",
              f"Chosen on validation: **{chosen['method']}** ({why}).",
-             "Test accuracy at the best validation epoch, mean ± std over seeds; the teacher's split is kept.", ""]
+             f"Test {long} at the best validation epoch, mean ± std over seeds; the teacher's split is kept.", ""]
     latency = exports.get("pytorch_latency")
     if latency:
         lines.append(f"Student inference on the full graph (CPU): PyTorch {latency['full_ms']:.2f} ms"
@@ -602,11 +609,11 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     rescored = summary.get("rescored") or []
     if rescored:
         lines += ["", f"## The best trials over {_count(chosen['seeds'], 'seed')} (the choice reads the mean)", "",
-                  markdown_table(["trial", "method", "mean val acc %"],
+                  markdown_table(["trial", "method", f"mean val {short} %"],
                                  [[c["trial"], c["method"], f"{100 * c['val_mean']:.2f}"] for c in rescored])]
     trials = summary["trials"]
     lines += ["", f"## Trials ({len(trials)})", "",
-              markdown_table(["trial", "method", "state", "val acc %", "settings"],
+              markdown_table(["trial", "method", "state", f"val {short} %", "settings"],
                              [[t["number"], t["method"], t["state"],
                                "-" if t["value"] is None else f"{100 * t['value']:.2f}",
                                ", ".join(f"{k.split(':', 1)[-1]}={v:.3g}" if isinstance(v, float) else
@@ -639,7 +646,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
         ax.scatter(pruned, [low] * len(pruned), marker="x", color=colours[method], s=18)
     ax.axhline(100 * summary["alone"]["val_mean"], color="gray", ls="--", label="student alone")
     ax.set_xlabel("trial (x at the bottom: pruned)")
-    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylabel(f"validation {_metric_words(summary)[1]} (%)")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     teacher, alone, chosen, exports = summary["teacher"], summary["alone"], summary["chosen"], summary["exports"]
@@ -664,7 +671,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     for ax, xlabel in ((axes[1], "parameters"), (axes[2], "full-graph inference, CPU (ms)")):
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"test {_metric_words(summary)[1]} (%)")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
