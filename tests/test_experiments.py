@@ -454,3 +454,20 @@ def test_two_students_of_one_architecture_are_told_apart_in_the_table(tmp_path):
     assert "| cora | MLP (mlp_wide) | kd |" in (tmp_path / "t.md").read_text()
     one = [r for r in rows if r["student"] in ("teacher", "mlp")]  # one student per architecture: no name needed
     assert experiments.model_names(one) == ["GCN teacher", "MLP", "MLP"]
+
+
+def test_a_grid_on_a_multilabel_graph_file_reports_the_rocauc_it_trained_on(tmp_path, monkeypatch):
+    from graphdistill.cli import main
+    from graphdistill.data.files import save_graph
+
+    from .test_own_data import _multilabel_graph
+
+    save_graph(_multilabel_graph(n=160), tmp_path / "tasks.pt")
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump({
+        "datasets": ["tasks.pt"], "teacher": "gcn", "students": ["mlp"], "methods": ["kd"], "seeds": 1,
+        "extra": ["--trainer.max_epochs=2", "--data.split=0.2,0.2,0.6"]}))
+    monkeypatch.chdir(tmp_path)
+    main(["grid", str(tmp_path / "grid.yaml"), "--no-analysis", "--no-latency"])
+    table = (tmp_path / "runs" / "experiments" / "grid" / "grid.md").read_text()
+    assert "| val ROC-AUC % | test ROC-AUC % |" in table and "Test ROC-AUC at the best validation epoch" in table
+    assert "acc %" not in table

@@ -27,6 +27,9 @@
    checkpoint teacher on the CPU, and in PyTorch on the GPU too when one is present
    (:func:`latency_devices`).
 
+"Accuracy" above is the dataset's metric: on a multi-label graph (ogbn-proteins, a file with
+``[N, T]`` targets) the ROC-AUC averaged over tasks, which the report then names.
+
 Every run keeps its ``results.json``; a finished run is read back when the same command runs
 again (``fit_seeded(reuse=True)``: a stored run made with another config is refused).
 """
@@ -53,7 +56,7 @@ from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR, resolve_config
 from ..errors import ConfigError, GraphDistillError, user_error
-from ..reporting.tables import markdown_table, mean_std, run_header
+from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
 from .runs import config_folder, fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
@@ -534,11 +537,6 @@ def _pairs(args: list[str]) -> list[str]:
     return out
 
 
-def _metric_words(summary: dict[str, Any]) -> tuple[str, str]:
-    """How the report names the score: ``(acc, accuracy)``, or ``(ROC-AUC, ROC-AUC)`` for a multi-label graph."""
-    return ("ROC-AUC", "ROC-AUC") if summary.get("metric") == "rocauc" else ("acc", "accuracy")
-
-
 def _teacher_test(teacher: Any, data: Any) -> float:
     """The teacher's test score on the student's split (any teacher form)."""
     import torch
@@ -579,7 +577,7 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
         why = "no method beat the student alone"
     else:
         why = "no trial finished: `--trials 0`, or the search stopped before one finished"
-    short, long = _metric_words(summary)
+    short, long = metric_words([summary.get("metric", "acc")])
     lines = [run_header(f"graphdistill compress: {summary['dataset']}"),
              markdown_table(["model", "teacher form", "parameters",
                              f"test {short} % ({_count(chosen['seeds'], 'seed')})", f"val {short} %"], rows), "",
@@ -632,6 +630,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    long = metric_words([summary.get("metric", "acc")])[1]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
     methods = sorted({t["method"] for t in summary["trials"] if t["method"]})
@@ -646,7 +645,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
         ax.scatter(pruned, [low] * len(pruned), marker="x", color=colours[method], s=18)
     ax.axhline(100 * summary["alone"]["val_mean"], color="gray", ls="--", label="student alone")
     ax.set_xlabel("trial (x at the bottom: pruned)")
-    ax.set_ylabel(f"validation {_metric_words(summary)[1]} (%)")
+    ax.set_ylabel(f"validation {long} (%)")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     teacher, alone, chosen, exports = summary["teacher"], summary["alone"], summary["chosen"], summary["exports"]
@@ -671,7 +670,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     for ax, xlabel in ((axes[1], "parameters"), (axes[2], "full-graph inference, CPU (ms)")):
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"test {_metric_words(summary)[1]} (%)")
+        ax.set_ylabel(f"test {long} (%)")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)

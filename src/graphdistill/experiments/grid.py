@@ -57,7 +57,7 @@ import yaml
 
 from ..data import dataset_info
 from ..errors import ConfigError, DatasetNotFoundError
-from ..reporting.tables import markdown_table, mean_std, run_header
+from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
 from .runs import CONFIGS, config_folder, fit_seeded, quiet_output
 
 KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against", "student_methods")
@@ -401,6 +401,7 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
             vals = [r.get("best_val") for r in results]
             rows.append({
                 "dataset": dataset, "model": results[0]["model"], "student": label(student), "method": label(method),
+                "metric": results[0].get("metric", "acc"),
                 "parameters": results[0]["parameters"], "compression": t_params / results[0]["parameters"],
                 "val_mean": None if None in vals else mean_std(vals).mean,
                 "test_mean": stats.mean, "test_std": stats.std, "seeds": stats.n,
@@ -468,8 +469,14 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
               num(r["speedup_full"], ".1f") + "x" if r["speedup_full"] else "-",
               num(r["speedup_batch"], ".1f") + "x" if r["speedup_batch"] else "-"]
              for r, name in zip(rows, model_names(rows))]
-    header = ["dataset", "model", "method", "params", "compression", "val acc %", "test acc %", "Δ vs alone",
+    short, long = metric_words(r["metric"] for r in rows)
+    header = ["dataset", "model", "method", "params", "compression", f"val {short} %", f"test {short} %", "Δ vs alone",
               "Δ vs teacher", "full-graph ms", "1024-node batch ms", "speedup full", "speedup batch"]
+    if short == "acc":
+        scores = "val acc %: the mean of the best validation accuracies (what selection reads). "
+    else:  # multi-label datasets: ROC-AUC averaged over tasks
+        scores = (f"Score: accuracy, or on multi-label datasets the ROC-AUC averaged over tasks; val {short} %: the "
+                  "mean of the best validation scores (what selection reads). ")
     parts = [p for p in ("observed", "unseen") if all(f"test_{p}_mean" in r for r in rows)]
     if parts:  # inductive: accuracy on the test nodes seen in training and on those hidden from it
         header[7:7] = [f"{p} %" for p in parts]
@@ -478,8 +485,8 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
     seeds = sorted({r["seeds"] for r in rows})
     text = (run_header(title).rstrip("\n") + "  \n" + _runs_provenance(rows) + "\n"
             + markdown_table(header, table) + "\n\n"
-            f"Test accuracy at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds; "
-            "val acc %: the mean of the best validation accuracies (what selection reads). "
+            f"Test {long} at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds; "
+            + scores
             + ("Latency: median of 10 timed inferences after 3 warm-up ones, on "
                f"{rows[0]['device']}; the batch timing includes extracting a GNN's L-hop neighbourhood.\n"
                if rows[0]["device"] else "Latency not measured.\n"))
@@ -518,6 +525,7 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     paths = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         subset = [r for r in rows if r["dataset"] == dataset]
+        long = metric_words(r["metric"] for r in subset)[1]
         panels = [("parameters", "parameters")] + ([("full_ms", "full-graph inference (ms)")]
                                                    if all(r["full_ms"] for r in subset) else [])
         fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
@@ -527,10 +535,10 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 ax.errorbar(r[key], 100 * r["test_mean"], yerr=100 * r["test_std"], fmt="o", capsize=3, label=name)
             ax.set_xscale("log")
             ax.set_xlabel(label)
-            ax.set_ylabel("test accuracy (%)")
+            ax.set_ylabel(f"test {long} (%)")
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7, loc="lower right")
-        fig.suptitle(f"{dataset}: accuracy vs size and speed (mean ± std over seeds)")
+        fig.suptitle(f"{dataset}: {long} vs size and speed (mean ± std over seeds)")
         fig.tight_layout()
         path = out.with_name(f"{out.stem}_{dataset_folder(dataset)}.png")
         fig.savefig(path, dpi=120)

@@ -30,6 +30,16 @@ def mean_std(values: list[float]) -> MeanStd:
     return MeanStd(statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values))
 
 
+def metric_words(metrics: Any) -> tuple[str, str]:
+    """How a table names the score of runs whose metrics (``acc``, ``rocauc``) are ``metrics``: ``(short, long)``,
+    ``("acc", "accuracy")``, ``("ROC-AUC", "ROC-AUC")`` for multi-label datasets only, ``("score", "score")`` for
+    a mix."""
+    found = set(metrics)
+    if found == {"rocauc"}:
+        return "ROC-AUC", "ROC-AUC"
+    return ("score", "score") if "rocauc" in found else ("acc", "accuracy")
+
+
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
