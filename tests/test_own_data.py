@@ -434,6 +434,15 @@ def _multilabel_graph(n: int = 600, tasks: int = 4, seed: int = 0):
     return Data(x=x, edge_index=torch.stack([src, dst])[:, keep], y=targets[community], num_nodes=n)
 
 
+@pytest.mark.parametrize("fmt", ["npz", "csv", "parquet"])
+def test_a_multilabel_graph_reads_the_same_from_every_format(tmp_path, fmt):
+    graph = _multilabel_graph(n=80)
+    reference = NodeDataModule(str(save_graph(graph, tmp_path / "g.pt")), split="0.2,0.2,0.6").data
+    data = NodeDataModule(str(_export(graph, tmp_path, fmt)), split="0.2,0.2,0.6").data
+    assert data.y.shape == (80, 4) and torch.equal(data.y, reference.y) and torch.equal(data.x, reference.x)
+    assert torch.equal(data.train_mask, reference.train_mask)
+
+
 def test_a_multilabel_graph_file_trains_on_rocauc_and_a_distilled_mlp_beats_the_mlp_alone(tmp_path, fit):
     file = save_graph(_multilabel_graph(), tmp_path / "multilabel.pt")
     dm = NodeDataModule(str(file), split="0.2,0.2,0.6")

@@ -12,16 +12,17 @@
   or ``attr_matrix`` (dense), and ``labels``. Read without pickles;
 * a folder with ``nodes.csv`` or ``nodes.parquet`` and ``edges.csv`` or ``edges.parquet``.
   Nodes: an ``id`` column (any values, unique: they need not be ``0..N-1``), a ``label``
-  column (integer classes; empty or ``-1``: unlabelled), an optional ``split`` column
+  column (integer classes; empty or ``-1``: unlabelled) or, multi-label, a list-valued
+  ``labels`` column (0/1 per task), an optional ``split`` column
   (``train``/``val``/``test``, empty for none) and the features: every other column, or one
   list-valued column named ``features`` (in CSV, numbers separated by spaces or commas,
   brackets optional). Edges: ``source`` and ``target`` (node ids) and an optional
   ``weight``. Node order is the order of the rows.
 
 Labels are integers ``0..C-1`` (``C`` = the largest label + 1); ``-1`` marks an unlabelled
-node, which is never in a split but is seen by the teacher and by distillation. A ``.pt`` or
-``.npz`` may instead hold **multi-label** targets, ``y`` (``labels``) of shape ``[N, T]`` with
-0/1 entries, every node labelled: the task becomes T binary ones, trained with binary
+node, which is never in a split but is seen by the teacher and by distillation. A graph may
+instead hold **multi-label** targets, ``y`` (``labels``; a ``labels`` column in node tables) of
+shape ``[N, T]`` with 0/1 entries, every node labelled: the task becomes T binary ones, trained with binary
 cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). Such a
 graph has no per-class split: give masks, or a ratio split (``--data.split 0.6,0.2,0.2``,
 drawn over all nodes, not stratified). Unless
@@ -195,7 +196,9 @@ def _read_tables(folder: Path) -> dict[str, Any]:
     nodes, edges = _read_table(nodes_path), _read_table(edges_path)
     nodes.columns = [str(c).strip() for c in nodes.columns]
     edges.columns = [str(c).strip() for c in edges.columns]
-    _require_columns(nodes_path, nodes, ["id", "label"], "an id column, a label column and feature columns")
+    label = "labels" if "labels" in nodes.columns and "label" not in nodes.columns else "label"
+    _require_columns(nodes_path, nodes, ["id", label], "an id column, a label column (or a list-valued labels "
+                     "column: multi-label) and feature columns")
     _require_columns(edges_path, edges, ["source", "target"], "source and target node ids, optional weight")
     if len(nodes) == 0:
         raise DatasetFileError(f"{nodes_path} has no rows: the graph is empty.")
@@ -211,8 +214,11 @@ def _read_tables(folder: Path) -> dict[str, Any]:
             first = _plain(edges[column][unknown].iloc[0])
             raise DatasetFileError(f"{edges_path}: {int(unknown.sum())} edges name nodes that are not in "
                                    f"{nodes_path.name} (first: {column} {first!r}); every edge end must be a node id.")
-    labels = _labels(nodes_path, nodes["label"])
-    x = _features(nodes_path, nodes.drop(columns=[c for c in ("id", "label", "split") if c in nodes.columns]))
+    if label == "label":
+        labels = _labels(nodes_path, nodes["label"])
+    else:
+        labels = _vectors(nodes_path, nodes["labels"], "target")
+    x = _features(nodes_path, nodes.drop(columns=[c for c in ("id", label, "split") if c in nodes.columns]))
     masks = _split_column(nodes_path, nodes["split"]) if "split" in nodes.columns else {}
     weight = None
     if "weight" in edges.columns:
@@ -258,13 +264,7 @@ def _features(path: Path, table) -> Tensor:
         raise DatasetFileError(f"{path} has no feature columns: give numeric columns besides id, label and split, "
                                "or one list-valued column named 'features'.")
     if "features" in table.columns and table.shape[1] == 1:
-        rows = [_vector(v) for v in table["features"]]
-        widths = [len(r) for r in rows]
-        if min(widths) != max(widths):
-            bad = next(i for i, w in enumerate(widths) if w != widths[0])
-            raise DatasetFileError(f"{path}: the feature count differs between rows (row 0 has {widths[0]}, row {bad} "
-                                   f"has {widths[bad]}); every node needs the same number of features.")
-        return torch.as_tensor(np.asarray(rows, dtype=np.float32).reshape(len(rows), widths[0]))
+        return _vectors(path, table["features"], "feature")
     import pandas as pd
 
     numeric = table.apply(pd.to_numeric, errors="coerce")
@@ -274,6 +274,18 @@ def _features(path: Path, table) -> Tensor:
         raise DatasetFileError(f"{path}: feature column {column!r} holds a value that is not a number "
                                f"({table[column][bad[column]].iloc[0]!r}); features must be numbers.")
     return torch.as_tensor(np.array(numeric, dtype=np.float32))
+
+
+def _vectors(path: Path, column, what: str) -> Tensor:
+    """A list-valued column (``features``, multi-label ``labels``) as a ``[N, width]`` matrix: in CSV, numbers
+    separated by spaces or commas, brackets optional."""
+    rows = [_vector(v) for v in column]
+    widths = [len(r) for r in rows]
+    if min(widths) != max(widths):
+        bad = next(i for i, w in enumerate(widths) if w != widths[0])
+        raise DatasetFileError(f"{path}: the {what} count differs between rows (row 0 has {widths[0]}, row {bad} "
+                               f"has {widths[bad]}); every node needs the same number of {what}s.")
+    return torch.as_tensor(np.asarray(rows, dtype=np.float32).reshape(len(rows), widths[0]))
 
 
 def _vector(value) -> np.ndarray:
@@ -424,11 +436,12 @@ def save_graph(data: Data, path: str | Path, tables: str = "csv", ids: Any = Non
                      attr_data=attr.data, attr_indices=attr.indices, attr_indptr=attr.indptr, attr_shape=attr.shape,
                      labels=y.numpy())
     elif tables in ("csv", "parquet"):
-        if y.dim() != 1:
-            raise DatasetFileError(f"{path}: node tables hold one label per node; write a multi-label graph as .pt or "
-                                   ".npz.")
         ids = np.arange(int(data.num_nodes)) if ids is None else np.asarray(ids)
-        nodes = pd.DataFrame({"id": ids, "label": y.numpy()})
+        if y.dim() == 2:  # multi-label: one list-valued labels column
+            targets = [" ".join(f"{v:g}" for v in row) for row in y.tolist()] if tables == "csv" else list(y.numpy())
+            nodes = pd.DataFrame({"id": ids, "labels": targets})
+        else:
+            nodes = pd.DataFrame({"id": ids, "label": y.numpy()})
         if masks:
             nodes["split"] = np.select([masks["train_mask"].numpy(), masks["val_mask"].numpy(),
                                         masks["test_mask"].numpy()], ["train", "val", "test"], "")
