@@ -387,13 +387,12 @@ def test_resume_on_a_changed_graph_file_names_the_graph(tmp_path):
     assert torch.load(last, weights_only=True)["epoch"] == 2
 
 
-def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sampled(tmp_path, fit):
-    # the weights carry the signal: each node has 4 same-class edges of weight 1 and 12 others of weight 0.01,
-    # its features are its class blurred by noise; averaging over the weighted neighbourhood denoises them
+def _weighted_graph(n: int = 400, classes: int = 4):
+    """The weights carry the signal: each node has 4 same-class edges of weight 1 and 12 others of weight 0.01,
+    its features are its class blurred by noise; averaging over the weighted neighbourhood denoises them."""
     from torch_geometric.data import Data
 
     gen = torch.Generator().manual_seed(0)
-    n, classes = 400, 4
     y = torch.arange(n) % classes
     x = 0.6 * torch.nn.functional.one_hot(y, classes).float() + torch.randn(n, classes, generator=gen)
     same = torch.stack([torch.randperm(n // classes, generator=gen)[:4] * classes + y[i] for i in range(n)])
@@ -402,8 +401,11 @@ def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sample
     dst = torch.cat([same, other], 1).view(-1)
     weight = torch.cat([torch.ones(n, 4), torch.full((n, 12), 0.01)], 1).view(-1)
     keep = src != dst
-    file = save_graph(Data(x=x, edge_index=torch.stack([src, dst])[:, keep], edge_weight=weight[keep], y=y),
-                      tmp_path / "weighted.pt")
+    return Data(x=x, edge_index=torch.stack([src, dst])[:, keep], edge_weight=weight[keep], y=y)
+
+
+def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sampled(tmp_path, fit):
+    file = save_graph(_weighted_graph(), tmp_path / "weighted.pt")
     gcn = ["--config", config("synthetic/gcn.yaml"), f"--data.dataset={file}", "--trainer.max_epochs=100",
            "--model.init_args.model.init_args.num_layers=2"]
     asked = "--model.init_args.model.init_args.edge_weight=true"
@@ -496,3 +498,15 @@ def test_the_multilabel_rocauc_averages_the_tasks_that_have_both_kinds_of_target
     assert float(metric.compute()) == pytest.approx(expected, abs=1e-6)
     assert score(logits, target) == pytest.approx(expected, abs=1e-6)
     assert score(torch.randn(5, 2), torch.zeros(5, 2)) == 0.5  # nothing to score: chance
+
+
+def test_compress_trains_its_default_teacher_on_the_edge_weights_of_a_weighted_graph(tmp_path):
+    from graphdistill.experiments.compress import Compress
+
+    file = save_graph(_weighted_graph(), tmp_path / "weighted.pt")
+    summary = Compress(out=tmp_path / "compress", methods=["kd"], trials=1, seeds=1, epochs=100,
+                       data_args=["--data.dataset", str(file)], export=False).run()
+    record = read_checkpoint(summary["teacher"]["path"])[0]["graphdistill"]
+    assert record["model"]["init_args"]["edge_weight"] is True
+    assert summary["teacher"]["test"] > 0.9  # unweighted, the same GCN reaches about 0.5 (the test above)
+

@@ -1,7 +1,8 @@
 """``graphdistill compress``: from a teacher to the best deployable student, chosen on validation.
 
 1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file or a module spec),
-   else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first.
+   else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first; on a
+   graph with edge weights it reads them (GCN's ``edge_weight``).
 2. **Baseline**: the student trained alone.
 3. **Search** (Optuna, TPE sampler): each trial picks a method and that method's few
    sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
@@ -255,8 +256,12 @@ class Compress:
             raise ConfigError(f"--search-only needs the teacher: pass --teacher, or start the main compress process "
                               f"first (it trains the teacher into {self.out / 'teacher'}).")
         verb = "Reading back" if done.exists() else "Training"
-        _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)})")
-        result = self.fit([self._config("gcn")], self.out / "teacher", 0)
+        weighted = "edge_weight" in _datamodule(self.data_args, self._config("gcn")).data
+        # a graph with edge weights: the default GCN teacher reads them (GCN's edge_weight option)
+        extra = ["--model.init_args.model.init_args.edge_weight=true"] if weighted else []
+        _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)}"
+             + (", reading the graph's edge weights)" if weighted else ")"))
+        result = self.fit([self._config("gcn")], self.out / "teacher", 0, *extra)
         return str(Path(result["best_checkpoint"]).resolve())
 
     def check_student_data(self) -> None:
