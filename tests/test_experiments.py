@@ -471,3 +471,23 @@ def test_a_grid_on_a_multilabel_graph_file_reports_the_rocauc_it_trained_on(tmp_
     table = (tmp_path / "runs" / "experiments" / "grid" / "grid.md").read_text()
     assert "| val ROC-AUC % | test ROC-AUC % |" in table and "Test ROC-AUC at the best validation epoch" in table
     assert "acc %" not in table
+
+
+def test_robustness_drops_a_weighted_gcns_edge_weights_with_its_edges():
+    from torch_geometric.data import Data
+    from torch_geometric.utils import dropout_edge, to_undirected
+
+    from graphdistill.data.metrics import score
+
+    g = torch.Generator().manual_seed(0)
+    edge_index, weight = to_undirected(torch.randint(0, 100, (2, 400), generator=g),
+                                       torch.rand(400, generator=g) + 0.1, num_nodes=100)
+    data = Data(x=torch.randn(100, 6, generator=g), edge_index=edge_index, edge_weight=weight,
+                y=torch.randint(0, 3, (100,), generator=g), test_mask=torch.ones(100, dtype=torch.bool))
+    gcn = GCN(6, 3, hidden_channels=16, edge_weight=True).eval()
+    got = robustness(gcn, data, edge_drop=(0.5,), feature_noise=(), seeds=1)["edge_drop_0.5"]
+    torch.manual_seed(0)  # the draw robustness makes for seed 0: each kept edge keeps its own weight
+    kept, ids = dropout_edge(edge_index, p=0.5, force_undirected=True)
+    with torch.no_grad():
+        expected = score(gcn(data.x, kept, edge_weight=weight[ids]).logits, data.y)
+    assert got == pytest.approx(expected, abs=1e-9)

@@ -66,15 +66,20 @@ def global_structure_agreement(student: Tensor, teacher: Tensor, max_nodes: int 
 
 
 @torch.no_grad()
-def _outputs(model: NodeClassifier, data: Data, x: Tensor | None = None, edge_index: Tensor | None = None
-             ) -> ModelOutput:
+def _outputs(model: NodeClassifier, data: Data, x: Tensor | None = None,
+             edges: tuple[Tensor, Tensor] | None = None) -> ModelOutput:
     """``model``'s outputs on ``data`` (with what else it reads: a position-reading MLP its stored
-    positions), in eval mode; ``x`` and ``edge_index`` replace the graph's for a perturbed run."""
+    positions), in eval mode; ``x`` replaces the graph's features and ``edges``, ``(edge_index, ids)``, its edges
+    for a perturbed run: edge ``i`` of ``edge_index`` is the graph's edge ``ids[i]``, whose per-edge inputs (a
+    GCN's weights, R-GCN's relation types) it takes."""
     model.eval()
     inputs = model.inputs(data)
     if x is not None:
         inputs["x"] = x
-    if edge_index is not None and model.uses_graph:
+    if edges is not None and model.uses_graph:
+        edge_index, ids = edges
+        inputs = {k: v[ids] if k.startswith("edge_") and k != "edge_index" and v is not None else v
+                  for k, v in inputs.items()}
         inputs["edge_index"] = edge_index
     return model(**inputs)
 
@@ -110,8 +115,8 @@ def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] =
         accs = []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            kept, _ = dropout_edge(data.edge_index, p=p, force_undirected=True)
-            accs.append(_accuracy(_outputs(model, data, edge_index=kept).logits, data))
+            kept = dropout_edge(data.edge_index, p=p, force_undirected=True)  # (edges, their ids in the graph)
+            accs.append(_accuracy(_outputs(model, data, edges=kept).logits, data))
         result[f"edge_drop_{p:g}"] = sum(accs) / len(accs)
     for sigma in feature_noise:
         accs = []
@@ -156,10 +161,6 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
     """Similarity to the teacher and robustness of each student checkpoint (and the
     teacher's own robustness, first row), all on the teacher's graph and split."""
     teacher, students, data = teacher_and_students(teacher_path, student_paths, root)
-    if teacher.model.graph_attributes:
-        raise ConfigError(f"The analysis perturbs plain graphs (x, edge_index); {type(teacher.model).__name__} "
-                          f"also reads {', '.join(teacher.model.graph_attributes)}. Analyse models of (x, edge_index) "
-                          "only.")
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
              "parameters": count_parameters(teacher.model),
              **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
