@@ -78,9 +78,7 @@ def _outputs(model: NodeClassifier, data: Data, x: Tensor | None = None,
         inputs["x"] = x
     if edges is not None and model.uses_graph:
         edge_index, ids = edges
-        inputs = {k: v[ids] if k.startswith("edge_") and k != "edge_index" and v is not None else v
-                  for k, v in inputs.items()}
-        inputs["edge_index"] = edge_index
+        inputs.update(model.part_of(inputs, edges=ids), edge_index=edge_index)
     return model(**inputs)
 
 

@@ -77,12 +77,10 @@ def inference_latency(model: NodeClassifier, data: Data, device: str | torch.dev
 
     def one_batch() -> None:
         if edge_index is None:  # graph-free: the nodes' own rows (features, stored positions)
-            model(x[nodes], None, **{k: v[nodes] for k, v in inputs.items() if k not in ("x", "edge_index")})
+            model(x[nodes], None, **model.part_of(inputs, nodes=nodes))
             return
         subset, sub_edges, _, edge_mask = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True, num_nodes=n)
-        typed = {k: v[edge_mask] if k.startswith("edge") else v[subset]
-                 for k, v in inputs.items() if k not in ("x", "edge_index")}  # R-GCN's type vectors
-        model(x[subset], sub_edges, **typed)
+        model(x[subset], sub_edges, **model.part_of(inputs, nodes=subset, edges=edge_mask))
 
     batch = _timed(one_batch, device, repeats, warmup)
     model.cpu()

@@ -145,6 +145,21 @@ class NodeClassifier(nn.Module):
     #: further node or edge attributes of the graph that :meth:`forward` takes by name
     graph_attributes: tuple[str, ...] = ()
 
+    @staticmethod
+    def part_of(inputs: dict[str, Tensor | None], nodes: Tensor | None = None,
+                edges: Tensor | None = None) -> dict[str, Tensor | None]:
+        """The graph attributes among :meth:`inputs` (all but ``x`` and ``edge_index``) for part of the
+        graph: the per-edge ones (named ``edge_*``: a GCN's weights, R-GCN's relation types) at the edge ids
+        ``edges``, the per-node ones (stored positions, node types) at the node ids ``nodes``; ``None`` keeps
+        that kind whole."""
+        out = {}
+        for name, value in inputs.items():
+            if name in ("x", "edge_index"):
+                continue
+            ids = edges if name.startswith("edge_") else nodes
+            out[name] = value if ids is None or value is None else value[ids]
+        return out
+
     def check_graph(self, data: Any) -> None:
         """Fail with a clear error if this model cannot run on ``data`` (default: it can)."""
 
