@@ -247,17 +247,17 @@ class Compress:
                               reuse=True, vary_split=False, callbacks=callbacks)
 
     # ------------------------------------------------------------------ steps
-    def teacher_path(self) -> str:
+    def teacher_path(self, graph: Any) -> str:
+        """The teacher given, else the default teacher trained (or read back) on ``graph``'s data: on a graph with
+        edge weights it reads them (GCN's edge_weight option)."""
         if self.teacher:
             return self.teacher
-        self.check_student_data()
         done = self.out / "teacher" / "results.json"
         if self.search_only and not done.exists():
             raise ConfigError(f"--search-only needs the teacher: pass --teacher, or start the main compress process "
                               f"first (it trains the teacher into {self.out / 'teacher'}).")
         verb = "Reading back" if done.exists() else "Training"
-        weighted = "edge_weight" in _datamodule(self.data_args, self._config("gcn")).data
-        # a graph with edge weights: the default GCN teacher reads them (GCN's edge_weight option)
+        weighted = "edge_weight" in graph
         extra = ["--model.init_args.model.init_args.edge_weight=true"] if weighted else []
         _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)}"
              + (", reading the graph's edge weights)" if weighted else ")"))
@@ -380,9 +380,11 @@ class Compress:
         from ..training.teacher import load_teacher
 
         started = time.time()
-        teacher_path = self.teacher_path()
-        teacher = load_teacher(teacher_path)
+        if not self.teacher:
+            self.check_student_data()  # before any data is read: the teacher's and the student's must agree
         datamodule = _datamodule(self.data_args, self.student_config())
+        teacher_path = self.teacher_path(datamodule.data)  # the graph read once, for the teacher and the runs
+        teacher = load_teacher(teacher_path)
         teacher.check_data(datamodule.fingerprint())  # a teacher of other data fails here, not in every trial
         spaces = self.candidates(teacher, datamodule.multilabel, datamodule.sampled)
         if self.search_only:
