@@ -443,6 +443,12 @@ def test_a_multilabel_graph_reads_the_same_from_every_format(tmp_path, fmt):
     data = NodeDataModule(str(_export(graph, tmp_path, fmt)), split="0.2,0.2,0.6").data
     assert data.y.shape == (80, 4) and torch.equal(data.y, reference.y) and torch.equal(data.x, reference.x)
     assert torch.equal(data.train_mask, reference.train_mask)
+    if fmt == "csv":  # a cell that is not a list of numbers: one line naming the row and the value
+        nodes = pd.read_csv(tmp_path / "graph-csv" / "nodes.csv")
+        nodes.loc[1, "labels"] = "1 x 0 1"
+        nodes.to_csv(tmp_path / "graph-csv" / "nodes.csv", index=False)
+        with pytest.raises(GraphDistillError, match="row 1 of column 'labels' is not a list of numbers"):
+            NodeDataModule(str(tmp_path / "graph-csv"), split="0.2,0.2,0.6").data  # noqa: B018
 
 
 def test_a_multilabel_graph_file_trains_on_rocauc_and_a_distilled_mlp_beats_the_mlp_alone(tmp_path, fit):

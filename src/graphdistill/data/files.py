@@ -280,6 +280,10 @@ def _vectors(path: Path, column, what: str) -> Tensor:
     """A list-valued column (``features``, multi-label ``labels``) as a ``[N, width]`` matrix: in CSV, numbers
     separated by spaces or commas, brackets optional."""
     rows = [_vector(v) for v in column]
+    unread = next((i for i, r in enumerate(rows) if r is None), None)
+    if unread is not None:
+        raise DatasetFileError(f"{path}: row {unread} of column {column.name!r} is not a list of numbers "
+                               f"({column.iloc[unread]!r}); give numbers separated by spaces or commas.")
     widths = [len(r) for r in rows]
     if min(widths) != max(widths):
         bad = next(i for i, w in enumerate(widths) if w != widths[0])
@@ -288,13 +292,14 @@ def _vectors(path: Path, column, what: str) -> Tensor:
     return torch.as_tensor(np.asarray(rows, dtype=np.float32).reshape(len(rows), widths[0]))
 
 
-def _vector(value) -> np.ndarray:
+def _vector(value) -> np.ndarray | None:
+    """One cell of a list-valued column as numbers (``None``: a text cell that does not read as numbers)."""
     if isinstance(value, str):
         parts = [p for p in re.split(r"[\s,;]+", value.strip().strip("[]()")) if p]
         try:
             return np.asarray([float(p) for p in parts], dtype=np.float32)
         except ValueError:
-            return np.asarray([np.nan], dtype=np.float32)
+            return None
     return np.asarray(value if value is not None else [], dtype=np.float32).reshape(-1)
 
 
