@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -411,7 +412,11 @@ def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sample
     asked = "--model.init_args.model.init_args.edge_weight=true"
     sampled = ["--data.loader=neighbor", "--data.num_neighbors=[-1,-1]", "--data.batch_size=64",
                "--data.inference_batch_size=50"]  # layer-wise inference in chunks too
-    unweighted, weighted = fit(*gcn)["test"], fit(*gcn, asked)["test"]
+    with pytest.warns(UserWarning, match="GCN counts every edge once: a GCN reads them with edge_weight: true"):
+        unweighted = fit(*gcn)["test"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*counts every edge once")  # read: no such line
+        weighted = fit(*gcn, asked)["test"]
     weighted_sampled = fit(*gcn, asked, *sampled)["test"]
     assert weighted > unweighted + 0.15 and weighted_sampled > unweighted + 0.15, (unweighted, weighted,
                                                                                    weighted_sampled)

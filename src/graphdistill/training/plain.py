@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
@@ -86,6 +87,10 @@ class NodeClassificationModule(L.LightningModule):
                 check_sampling(model, datamodule.num_neighbors)
         for model in self.trained_models():
             model.check_graph(datamodule.data)
+            if ("edge_weight" in datamodule.data and model.uses_graph
+                    and "edge_weight" not in model.graph_attributes):
+                rank_zero_warn(f"The graph has edge weights, but {type(model).__name__} counts every edge once: "
+                               "a GCN reads them with edge_weight: true.")
         if not len(self.metrics):
             splits = ["train", "val", "test"] + (["test_observed", "test_unseen"] if datamodule.inductive else [])
             for split in splits:
