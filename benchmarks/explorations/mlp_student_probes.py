@@ -15,7 +15,13 @@ unchanged (``base``):
   over the graph (50 rounds, alpha 0.8, autoscaled) and added to its probabilities, then smoothed as ``smooth``;
 * ``prop<k>``: 32 more stored columns beside the positions: the features propagated ``k`` hops,
   ``(D^-1/2 (A + I) D^-1/2)^k X``, reduced to their 32 principal components and standardised (read like the
-  positions, from a table computed once; the hidden layer keeps its width, so this student is slightly larger).
+  positions, from a table computed once; the hidden layer keeps its width, so this student is slightly larger);
+* ``conf``: each node's KL term weighted by the teacher's confidence there (its largest probability, the weights
+  scaled to mean 1), so the nodes the teacher is unsure of teach less;
+* ``drop<q>``: the share ``q`` of non-training nodes where the teacher is least confident left out of the loss
+  (a simple form of reliable-node distillation);
+* ``temp<t>``: KD at temperature ``t`` (both the teacher's logits and the student's divided by ``t``, the term
+  multiplied by ``t^2``).
 
 It is a plain PyTorch loop (the packaged loop is graphdistill fit), so ``base`` is not the headline's run of
 GLNN + positions: only the paired differences mean anything. It reads the teachers a grid trained (the headline's
@@ -117,11 +123,27 @@ def targets(variant: str, soft: Tensor, data) -> Tensor:
     return y / y.sum(1, keepdim=True).clamp(min=1e-12)
 
 
-def train(variant: str, x: Tensor, position: Tensor, soft: Tensor, data, seed: int, hidden: int,
+def node_weights(variant: str, soft: Tensor, train_mask: Tensor) -> Tensor | None:
+    """Per-node weights of the KL term (``None``: every node alike)."""
+    confidence = soft.max(1).values
+    if variant == "conf":
+        return confidence / confidence.mean()
+    if variant.startswith("drop"):
+        share = float(variant[4:])
+        others = confidence[~train_mask]
+        cut = others.kthvalue(max(1, int(share * others.numel()))).values
+        keep = (confidence > cut) | train_mask
+        return keep.float() * keep.numel() / keep.sum()
+    return None
+
+
+def train(variant: str, x: Tensor, position: Tensor, logits: Tensor, data, seed: int, hidden: int,
           dropout: float) -> tuple[float, float]:
     """(validation, test) accuracy % at the best validation epoch of one student."""
     torch.manual_seed(seed)
-    soft = targets(variant, soft, data)
+    temperature = float(variant[4:]) if variant.startswith("temp") else 1.0
+    soft = targets(variant, F.softmax(logits / temperature, -1), data)
+    weights = node_weights(variant, F.softmax(logits, -1), data.train_mask)
     width = int(variant[5:]) if variant.startswith("width") else hidden
     student = Student(x.size(1), position.size(1), width, soft.size(1), dropout)
     optimizer = torch.optim.Adam(student.parameters(), lr=0.01)
@@ -132,7 +154,11 @@ def train(variant: str, x: Tensor, position: Tensor, soft: Tensor, data, seed: i
     for _ in range(200):
         student.train()
         optimizer.zero_grad()
-        loss = F.kl_div(F.log_softmax(student(x, position), -1), soft, reduction="batchmean")
+        log_p = F.log_softmax(student(x, position) / temperature, -1)
+        if weights is None:
+            loss = F.kl_div(log_p, soft, reduction="batchmean") * temperature ** 2
+        else:
+            loss = (F.kl_div(log_p, soft, reduction="none").sum(1) * weights).mean()
         if variant.startswith("mixup"):
             a = float(variant[5:])
             other = torch.randperm(x.size(0))
@@ -182,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         teacher = load_model(run / "checkpoints" / "best.ckpt").model.eval()
         teachers.append(json.loads((run / "results.json").read_text())["config_hash"][:16])
         with torch.no_grad():
-            soft = F.softmax(teacher(**teacher.inputs(data)).logits, -1)
+            logits = teacher(**teacher.inputs(data)).logits
         x = data.x.float()
         if (x != 0).float().mean() < 0.25:
             x = x.to_sparse_csr()
@@ -193,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
             position = data.position.float()
             if v in extra:
                 position = torch.cat([position, extra[v]], 1)
-            results[v].append(train(v, x, position, soft, data, seed, *student))
+            results[v].append(train(v, x, position, logits, data, seed, *student))
         print(f"{args.dataset} seed {seed}: " + " | ".join(f"{v} {results[v][-1][0]:.2f}/{results[v][-1][1]:.2f}"
                                                          for v in variants), file=sys.stderr, flush=True)
 
