@@ -375,6 +375,27 @@ def test_export_onnx_and_torchscript_reproduce_pytorch_on_other_graph_sizes(tmp_
     assert torch.allclose(torch.jit.load(str(tmp_path / "m.torchscript"))(*inputs), expected, atol=1e-5)
 
 
+def test_a_gcn_that_reads_edge_weights_exports_with_them_as_an_input(tmp_path):
+    model = GCN(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2, edge_weight=True).eval()
+    for fmt in ("onnx", "torchscript"):
+        result = export_model(model, tmp_path / f"w.{fmt}", fmt)
+        assert result["same_predictions"] and result["max_abs_diff"] < 1e-4
+    x, edge_index = torch.randn(150, 12), torch.randint(0, 150, (2, 700))
+    for weight in (torch.rand(700), torch.rand(700) * 5):  # other sizes, and the weights change the logits
+        with torch.no_grad():
+            expected = model(x, edge_index, edge_weight=weight).logits
+        assert np.allclose(run_onnx(tmp_path / "w.onnx", (x, edge_index, weight)), expected.numpy(), atol=1e-4)
+        scripted = torch.jit.load(str(tmp_path / "w.torchscript"))
+        assert torch.allclose(scripted(x, edge_index, weight), expected, atol=1e-5)
+    unweighted = run_onnx(tmp_path / "w.onnx", (x, edge_index, torch.ones(700)))
+    assert not np.allclose(unweighted, expected.numpy(), atol=1e-2)
+    from graphdistill.models import RGCN
+
+    typed = RGCN(12, 3, hidden_channels=8, num_relations=2, num_nodes_per_type=[150])
+    with pytest.raises(ConfigError, match="RGCN also reads node_type, type_index, edge_type"):
+        export_model(typed, tmp_path / "r.onnx", "onnx")  # per-edge types: refused in one line
+
+
 def test_the_onnx_check_allows_rounding_relative_to_the_logits_and_refuses_a_real_difference(tmp_path, monkeypatch):
     from graphdistill import export
     from graphdistill.errors import ConfigError

@@ -520,4 +520,13 @@ def test_compress_trains_its_default_teacher_on_the_edge_weights_of_a_weighted_g
     record = read_checkpoint(summary["teacher"]["path"])[0]["graphdistill"]
     assert record["model"]["init_args"]["edge_weight"] is True
     assert summary["teacher"]["test"] > 0.9  # unweighted, the same GCN reaches about 0.5 (the test above)
+    # a GCN student reads them too, and is exported with them as an input
+    gcn = Compress(out=tmp_path / "gcn", teacher=summary["teacher"]["path"], student="gcn", methods=["kd"],
+                   trials=1, seeds=1, epochs=100, data_args=["--data.dataset", str(file)]).run()
+    student = read_checkpoint(gcn["student_checkpoint"])[0]["graphdistill"]
+    assert student["model"]["init_args"]["edge_weight"] is True and gcn["alone"]["test_mean"] > 0.9
+    import onnxruntime as ort
+
+    names = [i.name for i in ort.InferenceSession(gcn["exports"]["onnx"]["path"]).get_inputs()]
+    assert names == ["x", "edge_index", "edge_weight"]
 

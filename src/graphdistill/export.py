@@ -3,8 +3,9 @@
 ``graphdistill export CKPT --format onnx|torchscript`` (``graphdistill compress`` does it
 too) writes the network of a graphdistill checkpoint as a file that runs without
 graphdistill: its input is the node feature matrix ``x`` ``[N, F]`` (an MLP) or ``x`` and
-``edge_index`` ``[2, E]`` (a GNN), its output the logits ``[N, C]``; the node count (and
-edge count) may vary. An MLP that reads position features (``position_channels``) takes
+``edge_index`` ``[2, E]`` (a GNN; a GCN that reads edge weights also takes ``edge_weight``
+``[E]``), its output the logits ``[N, C]``; the node count (and edge count) may vary. An MLP
+that reads position features (``position_channels``) takes
 them as the last columns of ``x`` (``[N, F + P]``: each node's stored position row
 appended to its features); its export writes those stored rows beside the file,
 ``<name>.positions.npy`` (``[num_nodes, P]`` float32, plain NumPy, rows in the order of the
@@ -53,9 +54,11 @@ class Logits(nn.Module):
         self.uses_graph = model.uses_graph
         self.features = model.in_channels
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor | None = None, edge_weight: Tensor | None = None) -> Tensor:
         if getattr(self.model, "position_channels", 0):
             return self.model(x[:, :self.features], None, position=x[:, self.features:]).logits
+        if edge_weight is not None:
+            return self.model(x, edge_index, edge_weight=edge_weight).logits
         return self.model(x, edge_index).logits
 
     @staticmethod
@@ -66,7 +69,9 @@ class Logits(nn.Module):
         x = data.x.float()
         if getattr(model, "position_channels", 0):
             x = model.encode(x, position=data.position)  # the MLP's own concatenation
-        return (x, data.edge_index) if model.uses_graph else (x,)
+        if not model.uses_graph:
+            return (x,)
+        return (x, data.edge_index, *(data[name].float() for name in model.graph_attributes))
 
 
 def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) -> tuple[Tensor, ...]:
@@ -75,7 +80,9 @@ def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) ->
     x = torch.randn(num_nodes, model.input_width(), generator=gen)
     if not model.uses_graph:
         return (x,)
-    return x, torch.randint(0, num_nodes, (2, 4 * num_nodes), generator=gen)
+    edge_index = torch.randint(0, num_nodes, (2, 4 * num_nodes), generator=gen)
+    weights = [torch.rand(edge_index.size(1), generator=gen) for _ in model.graph_attributes]  # edge_weight
+    return x, edge_index, *weights
 
 
 def export_model(model: NodeClassifier, path: str | Path, fmt: str,
@@ -88,16 +95,16 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     and checked."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}: use onnx or torchscript.")
-    if model.graph_attributes and model.uses_graph:
+    if model.uses_graph and set(model.graph_attributes) - {"edge_weight"}:
         raise ConfigError(f"{type(model).__name__} also reads {', '.join(model.graph_attributes)}; export supports "
-                          "models of (x, edge_index) only (and MLPs with position features).")
+                          "models of (x, edge_index[, edge_weight]) only (and MLPs with position features).")
     wrapper = Logits(model)
     inputs = inputs or example_inputs(model)
     with torch.no_grad():
         expected = wrapper(*inputs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = ["x", "edge_index"][: len(inputs)]
+    names = ["x", "edge_index", "edge_weight"][: len(inputs)]
     if fmt == "torchscript":
         try:
             with torch.no_grad(), quiet():
@@ -114,7 +121,10 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
                 "same_predictions": bool(torch.equal(got.argmax(-1), expected.argmax(-1)))}
     dims: dict[str, Any] = {"x": {0: torch.export.Dim("num_nodes", min=2)}}
     if len(inputs) > 1:
-        dims["edge_index"] = {1: torch.export.Dim("num_edges", min=2)}
+        edges = torch.export.Dim("num_edges", min=2)
+        dims["edge_index"] = {1: edges}
+        if len(inputs) > 2:
+            dims["edge_weight"] = {0: edges}
     try:
         # the exporter's informational logging (missing torchvision ops, graph dumps) off
         with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):

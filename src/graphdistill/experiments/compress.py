@@ -2,7 +2,8 @@
 
 1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file or a module spec),
    else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first; on a
-   graph with edge weights it reads them (GCN's ``edge_weight``).
+   graph with edge weights it reads them (GCN's ``edge_weight``), and so does a GCN student
+   (unless its config sets ``edge_weight``; the other students count every edge once).
 2. **Baseline**: the student trained alone.
 3. **Search** (Optuna, TPE sampler): each trial picks a method and that method's few
    sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
@@ -199,6 +200,7 @@ class Compress:
             raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
         self.data_label = _data_label(self.data_args)  # what the report names: a file as given
         self.dataset = config_folder(self.data_label)  # which configs/<folder> gives the defaults
+        self.student_weights: list[str] = []  # set by run(): a GCN student's edge_weight on a weighted graph
 
     # ------------------------------------------------------------------ configs
     def _config(self, name: str) -> Path:
@@ -245,6 +247,20 @@ class Compress:
         with quiet_output():
             return fit_seeded([str(c) for c in configs], seed, workdir, *self.common(), *extra,
                               reuse=True, vary_split=False, callbacks=callbacks)
+
+    def fit_student(self, method: Path | None, workdir: Path, seed: int, *extra: str,
+                    callbacks: list | None = None) -> dict[str, Any]:
+        """A run of the student, alone (``method`` None) or with a method config."""
+        configs = [self.student_config(), *([method] if method is not None else [])]
+        return self.fit(configs, workdir, seed, *self.student_weights, *extra, callbacks=callbacks)
+
+    def read_weights(self, graph: Any) -> None:
+        """On a graph with edge weights a GCN student reads them, as the default teacher does (unless its config
+        sets ``edge_weight`` itself)."""
+        model = ((self.student_spec().get("model") or {}).get("init_args") or {}).get("model") or {}
+        own = isinstance(model, dict) and "edge_weight" in (model.get("init_args") or {})
+        if "edge_weight" in graph and self.student_kind == "gcn" and not own:
+            self.student_weights = ["--model.init_args.model.init_args.edge_weight=true"]
 
     # ------------------------------------------------------------------ steps
     def teacher_path(self, graph: Any) -> str:
@@ -345,8 +361,7 @@ class Compress:
             extra = [] if space.uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
             prune = PruneOnValidation(trial, deadline=deadline)
             try:
-                result = self.fit([self.student_config(), config], folder / "run", 0, *extra,
-                                  callbacks=[prune])
+                result = self.fit_student(config, folder / "run", 0, *extra, callbacks=[prune])
             except FAILED_TRIAL as err:  # the trial fails (Optuna records it) and the search goes on
                 failures.append(_reason(err))
                 raise
@@ -384,6 +399,7 @@ class Compress:
             self.check_student_data()  # before any data is read: the teacher's and the student's must agree
         datamodule = _datamodule(self.data_args, self.student_config())
         teacher_path = self.teacher_path(datamodule.data)  # the graph read once, for the teacher and the runs
+        self.read_weights(datamodule.data)
         teacher = load_teacher(teacher_path)
         teacher.check_data(datamodule.fingerprint())  # a teacher of other data fails here, not in every trial
         spaces = self.candidates(teacher, datamodule.multilabel, datamodule.sampled)
@@ -392,13 +408,12 @@ class Compress:
             return {}
         verb = "Reading back" if (self.out / "alone" / "seed0" / "results.json").exists() else "Training"
         _log(f"{verb} the student alone (the baseline)")
-        alone0 = self.fit([self.student_config()], self.out / "alone" / "seed0", 0)
+        alone0 = self.fit_student(None, self.out / "alone" / "seed0", 0)
         study = self.search(teacher_path, spaces)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         _log(f"Scoring the student alone and the {min(self.rescore, len(complete))} best trials over "
              f"{_count(self.seeds, 'seed')}")
-        alone = [alone0] + [self.fit([self.student_config()], self.out / "alone" / f"seed{s}", s)
-                            for s in range(1, self.seeds)]
+        alone = [alone0] + [self.fit_student(None, self.out / "alone" / f"seed{s}", s) for s in range(1, self.seeds)]
         rescored = self.rescored(teacher_path, complete)
         best = max(rescored, key=lambda c: c["val_mean"]) if rescored else None
         alone_val = _stats(alone)["val_mean"]
@@ -447,8 +462,8 @@ class Compress:
             config = Path(trial.user_attrs["config"])
             method = trial.params["method"]
             extra = [] if SearchSpace.load(method).uses == "no teacher" else [f"--model.init_args.teacher={teacher}"]
-            runs = [self.fit([self.student_config(), config], config.parent / ("run" if s == 0 else f"seed{s}"), s,
-                             *extra) for s in range(self.seeds)]
+            runs = [self.fit_student(config, config.parent / ("run" if s == 0 else f"seed{s}"), s, *extra)
+                    for s in range(self.seeds)]
             out.append({"trial": trial.number, "method": method, "config": str(config), **_stats(runs),
                         "runs": runs})
         return out
