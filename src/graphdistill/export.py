@@ -127,7 +127,7 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
             dims["edge_weight"] = {0: edges}
     try:
         # the exporter's informational logging (missing torchvision ops, graph dumps) off
-        with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
+        with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir"):
             program = torch.onnx.export(wrapper, inputs, input_names=names, output_names=["logits"],
                                         dynamic_shapes=dims, dynamo=True, verbose=False)
     except Exception as err:  # noqa: BLE001 - a layer that does not export: one line
