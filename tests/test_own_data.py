@@ -456,11 +456,34 @@ def test_a_multilabel_graph_reads_the_same_from_every_format(tmp_path, fmt):
             NodeDataModule(str(tmp_path / "graph-csv"), split="0.2,0.2,0.6").data  # noqa: B018
 
 
+def test_unlabelled_nodes_of_a_multilabel_graph_are_never_in_a_split_and_read_alike_from_every_format(tmp_path,
+                                                                                                       fit):
+    graph = _multilabel_graph(n=80)
+    graph.y[60:] = -1  # the last 20 nodes unlabelled
+    pt = NodeDataModule(str(save_graph(graph, tmp_path / "g.pt")), split="0.25,0.25,0.5").data
+    assert torch.equal(pt.y[60:], torch.full((20, 4), -1.0)) and torch.equal(pt.y[:60], graph.y[:60])
+    for mask, count in (("train_mask", 15), ("val_mask", 15), ("test_mask", 30)):  # drawn over the 60 labelled
+        assert int(pt[mask].sum()) == count and not bool(pt[mask][60:].any()), mask
+    folder = _export(graph, tmp_path, "csv")
+    nodes = pd.read_csv(folder / "nodes.csv")
+    nodes.loc[60:, "labels"] = None  # an empty cell: an unlabelled node, as "-1 -1 -1 -1" is
+    nodes.to_csv(folder / "nodes.csv", index=False)
+    for path in (folder, _export(graph, tmp_path, "parquet")):
+        data = NodeDataModule(str(path), split="0.25,0.25,0.5").data
+        assert all(torch.equal(data[k], pt[k]) for k in ("y", "train_mask", "val_mask", "test_mask")), path
+    teacher = fit("--config", config("synthetic/gcn.yaml"), "--data.dataset", str(tmp_path / "g.pt"),
+                  "--data.split", "0.25,0.25,0.5", "--trainer.max_epochs=30")
+    assert teacher["test"] > 0.8  # the -1 rows reach neither the loss nor the score
+    graph.y[5, :2] = -1  # labelled in some tasks only: one line
+    with pytest.raises(GraphDistillError, match="node 5 is labelled in some tasks and not in others"):
+        NodeDataModule(str(save_graph(graph, tmp_path / "partly.pt")), split="0.25,0.25,0.5").data  # noqa: B018
+
+
 def test_a_multilabel_graph_file_trains_on_rocauc_and_a_distilled_mlp_beats_the_mlp_alone(tmp_path, fit):
     file = save_graph(_multilabel_graph(), tmp_path / "multilabel.pt")
     dm = NodeDataModule(str(file), split="0.2,0.2,0.6")
     assert dm.multilabel and dm.metric_name == "rocauc" and dm.num_classes == 4
-    assert int(dm.data.train_mask.sum()) == 120 and int(dm.data.val_mask.sum()) == 120  # over all nodes
+    assert int(dm.data.train_mask.sum()) == 120 and int(dm.data.val_mask.sum()) == 120  # all labelled
     data = ["--data.dataset", str(file), "--data.split", "0.2,0.2,0.6", "--trainer.max_epochs=100"]
     teacher = fit("--config", config("synthetic/gcn.yaml"), *data)
     alone = fit("--config", config("synthetic/student_mlp.yaml"), *data)

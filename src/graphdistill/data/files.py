@@ -13,7 +13,7 @@
 * a folder with ``nodes.csv`` or ``nodes.parquet`` and ``edges.csv`` or ``edges.parquet``.
   Nodes: an ``id`` column (any values, unique: they need not be ``0..N-1``), a ``label``
   column (integer classes; empty or ``-1``: unlabelled) or, multi-label, a list-valued
-  ``labels`` column (0/1 per task), an optional ``split`` column
+  ``labels`` column (0/1 per task; empty: unlabelled), an optional ``split`` column
   (``train``/``val``/``test``, empty for none) and the features: every other column, or one
   list-valued column named ``features`` (in CSV, numbers separated by spaces or commas,
   brackets optional). Edges: ``source`` and ``target`` (node ids) and an optional
@@ -22,10 +22,12 @@
 Labels are integers ``0..C-1`` (``C`` = the largest label + 1); ``-1`` marks an unlabelled
 node, which is never in a split but is seen by the teacher and by distillation. A graph may
 instead hold **multi-label** targets, ``y`` (``labels``; a ``labels`` column in node tables) of
-shape ``[N, T]`` with 0/1 entries, every node labelled: the task becomes T binary ones, trained with binary
-cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). Such a
-graph has no per-class split: give masks, or a ratio split (``--data.split 0.6,0.2,0.2``,
-drawn over all nodes, not stratified). Unless
+shape ``[N, T]`` with 0/1 entries: the task becomes T binary ones, trained with binary
+cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). A node
+is labelled in every task or in none: a row of ``-1`` (an empty ``labels`` cell) marks an
+unlabelled node, kept as ``-1`` in ``y`` and, as above, never in a split. Such a graph has no
+per-class split: give masks, or a ratio split (``--data.split 0.6,0.2,0.2``, drawn over the
+labelled nodes, not stratified). Unless
 ``undirected=False``, every edge is made to go both ways; duplicate edges are merged
 (weights summed). Edges already undirected and unique keep the file's order. Every
 problem with a file is one :class:`~graphdistill.errors.DatasetFileError` line that
@@ -217,7 +219,7 @@ def _read_tables(folder: Path) -> dict[str, Any]:
     if label == "label":
         labels = _labels(nodes_path, nodes["label"])
     else:
-        labels = _vectors(nodes_path, nodes["labels"], "target")
+        labels = _vectors(nodes_path, nodes["labels"], "target", empty=-1.0)
     x = _features(nodes_path, nodes.drop(columns=[c for c in ("id", label, "split") if c in nodes.columns]))
     masks = _split_column(nodes_path, nodes["split"]) if "split" in nodes.columns else {}
     weight = None
@@ -276,10 +278,15 @@ def _features(path: Path, table) -> Tensor:
     return torch.as_tensor(np.array(numeric, dtype=np.float32))
 
 
-def _vectors(path: Path, column, what: str) -> Tensor:
+def _vectors(path: Path, column, what: str, empty: float | None = None) -> Tensor:
     """A list-valued column (``features``, multi-label ``labels``) as a ``[N, width]`` matrix: in CSV, numbers
-    separated by spaces or commas, brackets optional."""
+    separated by spaces or commas, brackets optional. With ``empty``, an empty cell is a row of that value."""
     rows = [_vector(v) for v in column]
+    if empty is not None:
+        filled = [r for r in rows if r is not None and r.size and not np.isnan(r).all()]
+        width = len(filled[0]) if filled else 1
+        rows = [np.full(width, empty, dtype=np.float32) if r is not None and (not r.size or np.isnan(r).all())
+                else r for r in rows]
     unread = next((i for i, r in enumerate(rows) if r is None), None)
     if unread is not None:
         raise DatasetFileError(f"{path}: row {unread} of column {column.name!r} is not a list of numbers "
@@ -331,8 +338,9 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
         raise DatasetFileError(f"{path}: node {row} has a NaN or infinite feature; replace missing values first "
                                "(for example with 0 or the column mean).")
     if labels.dim() == 2:
-        return _assemble_graph(path, x, source, target, _multilabel(path, labels), masks, edge_weight, undirected,
-                               labelled=torch.ones(num_nodes, dtype=torch.bool)), int(labels.size(1))
+        targets, labelled = _multilabel(path, labels)
+        return _assemble_graph(path, x, source, target, targets, masks, edge_weight, undirected,
+                               labelled), int(labels.size(1))
     if labels.dim() != 1:
         raise DatasetFileError(f"{path}: y must be one integer class per node (shape [N]) or 0/1 targets per task "
                                f"(shape [N, T], multi-label), got shape {list(labels.shape)}.")
@@ -352,16 +360,27 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
     return _assemble_graph(path, x, source, target, labels, masks, edge_weight, undirected, labelled), num_classes
 
 
-def _multilabel(path: Path, labels: Tensor) -> Tensor:
-    """Multi-label targets ``[N, T]`` as float 0/1, or one line naming the problem."""
+def _multilabel(path: Path, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Multi-label targets ``[N, T]`` as float 0/1 (a row of ``-1`` or NaN: an unlabelled node, kept as ``-1``)
+    and which nodes are labelled, or one line naming the problem."""
     if labels.size(1) == 0:
         raise DatasetFileError(f"{path}: multi-label y has no task (shape {list(labels.shape)}).")
-    values = labels.float()
-    if not bool(((values == 0) | (values == 1)).all()):
-        bad = values[(values != 0) & (values != 1)][0]
-        raise DatasetFileError(f"{path}: multi-label targets must be 0 or 1 for every node and task, found "
-                               f"{float(bad)}; every node must be labelled in a multi-label graph.")
-    return values
+    values = labels.float().nan_to_num(-1.0)
+    missing = values == -1
+    unlabelled = missing.all(1)
+    partly = missing.any(1) & ~unlabelled
+    if bool(partly.any()):
+        row = int(partly.nonzero()[0])
+        raise DatasetFileError(f"{path}: node {row} is labelled in some tasks and not in others; give 0 or 1 for "
+                               "every task, or -1 for every task (an empty labels cell) to leave it unlabelled.")
+    known = values[~unlabelled]
+    if not bool(((known == 0) | (known == 1)).all()):
+        bad = known[(known != 0) & (known != 1)][0]
+        raise DatasetFileError(f"{path}: multi-label targets must be 0 or 1 for every task (or -1 for every task: "
+                               f"an unlabelled node), found {float(bad)}.")
+    if bool(unlabelled.all()):
+        raise DatasetFileError(f"{path}: no node is labelled; give 0/1 targets for some nodes.")
+    return values, ~unlabelled
 
 
 def _assemble_graph(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor,
