@@ -424,6 +424,17 @@ def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sample
         fit("--config", config("synthetic/gcn.yaml"), asked, "--trainer.max_epochs=1")
 
 
+def test_a_warning_for_the_user_is_one_line_from_the_command(tmp_path, capsys):
+    file = save_graph(_weighted_graph(), tmp_path / "weighted.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        main(["fit", "--config", config("synthetic/gcn.yaml"), f"--data.dataset={file}", "--trainer.max_epochs=1",
+              f"--trainer.default_root_dir={tmp_path / 'run'}", "--trainer.logger=false"])
+    err = capsys.readouterr().err
+    assert "graphdistill: warning: The graph has edge weights, but GCN counts every edge once" in err, err
+    assert "plain.py" not in err and "rank_zero_warn(" not in err  # no source location, no source line
+
+
 def _multilabel_graph(n: int = 600, tasks: int = 4, seed: int = 0):
     """Nodes in 8 communities, each with its own 0/1 targets over ``tasks`` tasks; edges mostly within a
     community; features the community blurred by noise (the graph denoises them)."""

@@ -1,14 +1,17 @@
 """Errors that mean "the input is wrong", each with a message saying what to do.
 
 The ``graphdistill`` command prints these as one line (``graphdistill: error: ...``) and
-exits with status 2; anything else is a bug and keeps its traceback.
+exits with status 2; anything else is a bug and keeps its traceback. Advice that does not stop
+a run (:class:`GraphDistillWarning`) is one line too, ``graphdistill: warning: ...``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -40,6 +43,10 @@ class ResumeError(GraphDistillError):
     """A run cannot resume from the given checkpoint: its config or data differ."""
 
 
+class GraphDistillWarning(UserWarning):
+    """Advice for the user that does not stop the run (an input ignored, a cache recomputed)."""
+
+
 class NonFiniteLossError(GraphDistillError):
     """A loss term became NaN or infinite during training; the run stops, keeping its last
     good checkpoint."""
@@ -65,7 +72,8 @@ def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(main)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
-            return main(*args, **kwargs)
+            with one_line_warnings():
+                return main(*args, **kwargs)
         except Exception as err:
             found = user_error(err)
             if found is None:
@@ -74,3 +82,23 @@ def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
             raise SystemExit(2) from None
 
     return wrapped
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """While it lasts, a :class:`GraphDistillWarning` prints as ``graphdistill: warning: ...`` (one line, no
+    source location); other warnings print as Python prints them."""
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if issubclass(category, GraphDistillWarning):
+            print(f"graphdistill: warning: {message}", file=file if file is not None else sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Data
 
-from ..errors import ConfigError, DatasetFileError, DatasetNotFoundError, GraphDistillError
+from ..errors import ConfigError, DatasetFileError, DatasetNotFoundError, GraphDistillError, GraphDistillWarning
 from .files import looks_like_path, pyg_safe_globals
 from .splits import index_to_mask
 
@@ -286,7 +286,7 @@ def _drop_unloadable_processed(folder: Path) -> None:
                 torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - anything that does not load is rebuilt
             warnings.warn(f"{path} does not load as plain data ({type(err).__name__}): rebuilding "
-                          f"{folder} from the raw files.", stacklevel=3)
+                          f"{folder} from the raw files.", GraphDistillWarning, stacklevel=3)
             shutil.rmtree(folder, ignore_errors=True)
             return
 

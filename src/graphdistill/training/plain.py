@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import seed_nodes
-from ..errors import ConfigError, NonFiniteLossError
+from ..errors import ConfigError, GraphDistillWarning, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
 from .checkpoint import CHECKPOINT_KEY, model_record
 
@@ -90,7 +90,7 @@ class NodeClassificationModule(L.LightningModule):
             if ("edge_weight" in datamodule.data and model.uses_graph
                     and "edge_weight" not in model.graph_attributes):
                 rank_zero_warn(f"The graph has edge weights, but {type(model).__name__} counts every edge once: "
-                               "a GCN reads them with edge_weight: true.")
+                               "a GCN reads them with edge_weight: true.", category=GraphDistillWarning)
         if not len(self.metrics):
             splits = ["train", "val", "test"] + (["test_observed", "test_unseen"] if datamodule.inductive else [])
             for split in splits:

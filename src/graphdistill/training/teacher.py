@@ -44,7 +44,7 @@ from torch_geometric.data import Data
 
 from ..data.datamodule import fingerprint_differences
 from ..data.datasets import cache_dir, graph_sha256
-from ..errors import CheckpointError, ConfigError, TeacherCheckpointError
+from ..errors import CheckpointError, ConfigError, GraphDistillWarning, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
 from ..models.base import import_allowed_class
 from .checkpoint import CHECKPOINT_KEY, atomic_save, model_from_checkpoint, read_weights_only
@@ -156,7 +156,7 @@ class Teacher:
         if path is not None and not _writable_folder(path.parent):
             warnings.warn(f"The teacher-output cache folder {path.parent} cannot be written: running without the "
                           "cache (set GRAPHDISTILL_CACHE to a writable folder to keep the teacher's outputs).",
-                          stacklevel=2)
+                          GraphDistillWarning, stacklevel=2)
             path = None
         if path is not None and path.is_file():
             cached = self._read_cache(path, data)
@@ -195,7 +195,8 @@ class Teacher:
         except Exception:  # noqa: BLE001 - an unreadable cache file is recomputed
             valid = False
         if not valid:
-            warnings.warn(f"Teacher-output cache {path} does not match the teacher: recomputing it.", stacklevel=3)
+            warnings.warn(f"Teacher-output cache {path} does not match the teacher: recomputing it.",
+                          GraphDistillWarning, stacklevel=3)
             path.unlink(missing_ok=True)
             return None
         return ModelOutput(logits, hiddens)
