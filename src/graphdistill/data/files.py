@@ -282,11 +282,10 @@ def _vectors(path: Path, column, what: str, empty: float | None = None) -> Tenso
     """A list-valued column (``features``, multi-label ``labels``) as a ``[N, width]`` matrix: in CSV, numbers
     separated by spaces or commas, brackets optional. With ``empty``, an empty cell is a row of that value."""
     rows = [_vector(v) for v in column]
-    if empty is not None:
-        filled = [r for r in rows if r is not None and r.size and not np.isnan(r).all()]
-        width = len(filled[0]) if filled else 1
-        rows = [np.full(width, empty, dtype=np.float32) if r is not None and (not r.size or np.isnan(r).all())
-                else r for r in rows]
+    if empty is not None:  # an empty cell reads as [] (Parquet) or [nan] (CSV)
+        blank = [r is not None and (not r.size or bool(np.isnan(r).all())) for r in rows]
+        width = next((len(r) for r, b in zip(rows, blank) if r is not None and not b), 1)
+        rows = [np.full(width, empty, dtype=np.float32) if b else r for r, b in zip(rows, blank)]
     unread = next((i for i, r in enumerate(rows) if r is None), None)
     if unread is not None:
         raise DatasetFileError(f"{path}: row {unread} of column {column.name!r} is not a list of numbers "

@@ -69,6 +69,8 @@ FAILURES_IN_A_ROW = 3
 #: the data options that decide which nodes, labels and split a run sees (not how it loads them)
 WHICH_DATA = ("dataset", "split", "split_seed", "train_per_class", "val_per_class", "inductive", "synthetic",
               "normalize_features", "undirected")
+#: the option that makes a GCN (teacher or student config) read the graph's edge weights
+READ_EDGE_WEIGHTS = "--model.init_args.model.init_args.edge_weight=true"
 STUDENT_CLASSES = {"MLP": "mlp", "GCN": "gcn", "GraphSAGE": "sage", "GAT": "gat"}  # a student file's model
 
 
@@ -227,14 +229,18 @@ class Compress:
         spec = yaml.safe_load(self.student_config().read_text())
         return spec if isinstance(spec, dict) else {}
 
+    def student_model_spec(self) -> dict[str, Any]:
+        """The student config's ``model.init_args.model`` (``{}`` where it has none)."""
+        model = ((self.student_spec().get("model") or {}).get("init_args") or {}).get("model") or {}
+        return model if isinstance(model, dict) else {}
+
     @property
     def student_kind(self) -> str | None:
         """``mlp``, ``gcn``, ``sage`` or ``gat``: the name given, or for a config file the built-in
         model its ``model.init_args.model.class_path`` names (None for any other model)."""
         if self.student in STUDENTS:
             return self.student
-        model = ((self.student_spec().get("model") or {}).get("init_args") or {}).get("model") or {}
-        name = str(model.get("class_path", "") if isinstance(model, dict) else "").rsplit(".", 1)[-1]
+        name = str(self.student_model_spec().get("class_path", "")).rsplit(".", 1)[-1]
         return STUDENT_CLASSES.get(name)
 
     def common(self) -> list[str]:
@@ -257,10 +263,9 @@ class Compress:
     def read_weights(self, graph: Any) -> None:
         """On a graph with edge weights a GCN student reads them, as the default teacher does (unless its config
         sets ``edge_weight`` itself)."""
-        model = ((self.student_spec().get("model") or {}).get("init_args") or {}).get("model") or {}
-        own = isinstance(model, dict) and "edge_weight" in (model.get("init_args") or {})
+        own = "edge_weight" in (self.student_model_spec().get("init_args") or {})
         if "edge_weight" in graph and self.student_kind == "gcn" and not own:
-            self.student_weights = ["--model.init_args.model.init_args.edge_weight=true"]
+            self.student_weights = [READ_EDGE_WEIGHTS]
 
     # ------------------------------------------------------------------ steps
     def teacher_path(self, graph: Any) -> str:
@@ -274,7 +279,7 @@ class Compress:
                               f"first (it trains the teacher into {self.out / 'teacher'}).")
         verb = "Reading back" if done.exists() else "Training"
         weighted = "edge_weight" in graph
-        extra = ["--model.init_args.model.init_args.edge_weight=true"] if weighted else []
+        extra = [READ_EDGE_WEIGHTS] if weighted else []
         _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)}"
              + (", reading the graph's edge weights)" if weighted else ")"))
         result = self.fit([self._config("gcn")], self.out / "teacher", 0, *extra)
