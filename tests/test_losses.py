@@ -228,6 +228,31 @@ def test_propagated_kd_refuses_sampled_batches():
         PropagatedKD()(s, t, batch)
 
 
+def test_propagated_kd_matches_hand_computation():
+    """Path graph 0 - 1 - 2, node 0 a training node of class 1: two rounds of
+    Y <- (1 - a) Y0 + a D^-1/2 (A + I) D^-1/2 Y written out entry by entry."""
+    teacher = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    student = torch.tensor([[0.5, -0.5], [0.0, 0.0], [1.0, 2.0]])
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    batch = Data(edge_index=edge_index, y=torch.tensor([1, 0, 0]), train_mask=torch.tensor([True, False, False]),
+                 num_nodes=3)
+    a = 0.5
+    y0 = [[0.0, 1.0]] + [[math.exp(v) / sum(math.exp(u) for u in row) for v in row] for row in teacher[1:].tolist()]
+    degree = [2, 3, 2]  # with the self loop
+    neighbours = {0: [0, 1], 1: [0, 1, 2], 2: [1, 2]}
+    y = y0
+    for _ in range(2):
+        y = [[(1 - a) * y0[i][c] + a * sum(y[j][c] / math.sqrt(degree[i] * degree[j]) for j in neighbours[i])
+              for c in range(2)] for i in range(3)]
+    target = [[v / sum(row) for v in row] for row in y]
+    expected = 0.0
+    for i in range(3):
+        log_q = [v - math.log(sum(math.exp(u) for u in student[i].tolist())) for v in student[i].tolist()]
+        expected += sum(p * (math.log(p) - q) for p, q in zip(target[i], log_q))
+    loss = PropagatedKD(steps=2, alpha=a)(ModelOutput(student, []), ModelOutput(teacher, []), batch)
+    assert loss.item() == pytest.approx(expected / 3, rel=1e-5)
+
+
 def test_spherical_kmeans_finds_two_clusters_by_hand():
     a = torch.tensor([[1.0, 0.1], [1.0, -0.1], [1.0, 0.0]])
     b = torch.tensor([[0.1, 1.0], [-0.2, 1.0]])

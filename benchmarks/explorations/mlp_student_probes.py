@@ -21,7 +21,11 @@ unchanged (``base``):
 * ``drop<q>``: the share ``q`` of non-training nodes where the teacher is least confident left out of the loss
   (a simple form of reliable-node distillation);
 * ``temp<t>``: KD at temperature ``t`` (both the teacher's logits and the student's divided by ``t``, the term
-  multiplied by ``t^2``).
+  multiplied by ``t^2``);
+* ``mse``: the student's logits matched to the teacher's by mean squared error instead of the KL (logit matching,
+  Kim et al., 2021);
+* ``restarts<k>``: ``k`` students per split from different initialisations, the one with the best validation
+  accuracy kept (selection on validation; the kept student is the packaged size).
 
 It is a plain PyTorch loop (the packaged loop is graphdistill fit), so ``base`` is not the headline's run of
 GLNN + positions: only the paired differences mean anything. It reads the teachers a grid trained (the headline's
@@ -48,6 +52,7 @@ from torch import Tensor, nn
 
 from graphdistill.config_files import CONFIG_DIR
 from graphdistill.data import NodeDataModule
+from graphdistill.distill.propagated import label_propagation
 from graphdistill.provenance import code_provenance, describe
 from graphdistill.training.checkpoint import load_model
 
@@ -84,21 +89,10 @@ class Student(nn.Module):
         return self.out(F.dropout(h, self.dropout, self.training))
 
 
-def _spread(start: Tensor, edge_index: Tensor, steps: int, alpha: float) -> Tensor:
-    """``Y <- (1 - alpha) Y0 + alpha D^-1/2 (A + I) D^-1/2 Y``, ``steps`` times."""
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-    index, weight = gcn_norm(edge_index, num_nodes=start.size(0))
-    src, dst = index
-    y = start
-    for _ in range(steps):
-        y = (1 - alpha) * start + alpha * torch.zeros_like(y).index_add_(0, dst, weight.unsqueeze(1) * y[src])
-    return y
-
-
 def propagated_columns(x: Tensor, edge_index: Tensor, hops: int, width: int = 32) -> Tensor:
     """The features propagated ``hops`` times over the normalised graph, as ``width`` standardised principal
     components."""
-    h = _spread(x, edge_index, hops, 1.0)
+    h = label_propagation(x, edge_index, hops, 1.0)
     h = h - h.mean(0)
     _, _, v = torch.pca_lowrank(h, q=width, center=False, niter=4)
     z = h @ v
@@ -114,12 +108,12 @@ def targets(variant: str, soft: Tensor, data) -> Tensor:
     if variant == "cs":
         error = torch.zeros_like(soft)
         error[train_mask] = labels[train_mask] - soft[train_mask]
-        spread = _spread(error, data.edge_index, 50, 0.8)
+        spread = label_propagation(error, data.edge_index, 50, 0.8)
         scale = error[train_mask].abs().sum(1).mean() / spread.abs().sum(1, keepdim=True).clamp(min=1e-12)
         start = (soft + scale * spread).clamp(min=0)
         start = start / start.sum(1, keepdim=True).clamp(min=1e-12)
     start[train_mask] = labels[train_mask]
-    y = _spread(start, data.edge_index, 10, 0.8)
+    y = label_propagation(start, data.edge_index, 10, 0.8)
     return y / y.sum(1, keepdim=True).clamp(min=1e-12)
 
 
@@ -139,6 +133,17 @@ def node_weights(variant: str, soft: Tensor, train_mask: Tensor) -> Tensor | Non
 
 def train(variant: str, x: Tensor, position: Tensor, logits: Tensor, data, seed: int, hidden: int,
           dropout: float) -> tuple[float, float]:
+    """(validation, test) accuracy % at the best validation epoch of one student (``restarts<k>``: of the
+    student with the best validation accuracy among ``k``, the first of them ``base``'s)."""
+    if variant.startswith("restarts"):
+        runs = [train_one("base", x, position, logits, data, seed + 1000 * k, hidden, dropout)
+                for k in range(int(variant[8:]))]
+        return max(runs, key=lambda run: run[0])
+    return train_one(variant, x, position, logits, data, seed, hidden, dropout)
+
+
+def train_one(variant: str, x: Tensor, position: Tensor, logits: Tensor, data, seed: int, hidden: int,
+              dropout: float) -> tuple[float, float]:
     """(validation, test) accuracy % at the best validation epoch of one student."""
     torch.manual_seed(seed)
     temperature = float(variant[4:]) if variant.startswith("temp") else 1.0
@@ -154,8 +159,11 @@ def train(variant: str, x: Tensor, position: Tensor, logits: Tensor, data, seed:
     for _ in range(200):
         student.train()
         optimizer.zero_grad()
-        log_p = F.log_softmax(student(x, position) / temperature, -1)
-        if weights is None:
+        out = student(x, position)
+        log_p = F.log_softmax(out / temperature, -1)
+        if variant == "mse":
+            loss = F.mse_loss(out, logits)
+        elif weights is None:
             loss = F.kl_div(log_p, soft, reduction="batchmean") * temperature ** 2
         else:
             loss = (F.kl_div(log_p, soft, reduction="none").sum(1) * weights).mean()

@@ -14,6 +14,18 @@ from .base import NodeSet, require_full_graph
 from .logits import LogitKD
 
 
+def label_propagation(start: Tensor, edge_index: Tensor, steps: int, alpha: float) -> Tensor:
+    """``Y ← (1 − α)·Y₀ + α·D^-1/2 (A + I) D^-1/2 Y``, ``steps`` rounds from ``Y₀ = start``
+    (``alpha = 1``: plain propagation, ``(D^-1/2 (A + I) D^-1/2)^steps Y₀``)."""
+    index, weight = gcn_norm(edge_index, num_nodes=start.size(0))
+    src, dst = index
+    weight = weight.unsqueeze(1)
+    y = start
+    for _ in range(steps):
+        y = (1 - alpha) * start + alpha * torch.zeros_like(y).index_add_(0, dst, weight * y[src])
+    return y
+
+
 class PropagatedKD(LogitKD):
     """Logit KD toward targets that the graph has cleaned up: the teacher's class
     probabilities, with each labelled training node's set to its one-hot label, spread over
@@ -64,13 +76,7 @@ class PropagatedKD(LogitKD):
         start = F.softmax(teacher_logits.float(), dim=-1)
         labelled = batch.train_mask
         start[labelled] = F.one_hot(batch.y[labelled], start.size(1)).to(start.dtype)
-        edge_index, weight = gcn_norm(batch.edge_index, num_nodes=batch.num_nodes)  # D^-1/2 (A + I) D^-1/2
-        src, dst = edge_index
-        weight = weight.unsqueeze(1)
-        y = start
-        for _ in range(self.steps):
-            spread = torch.zeros_like(y).index_add_(0, dst, weight * y[src])
-            y = (1 - self.alpha) * start + self.alpha * spread
+        y = label_propagation(start, batch.edge_index, self.steps, self.alpha)
         y = y / y.sum(1, keepdim=True).clamp(min=1e-12)
         return y.clamp(min=1e-8).log()
 
