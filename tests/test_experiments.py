@@ -374,9 +374,10 @@ def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path,
     main(["grid", str(mine / "grid.yaml"), "--no-analysis"])
     out = tmp_path / "runs" / "experiments" / "grid"
     path = str((mine / "my_graph.pt").resolve())
-    table = (out / "grid.md").read_text()
-    assert f"| {path} | MLP | kd |" in table and f"| {path} | GCN teacher | gcn |" in table
-    assert "synthetic" not in table.split("Runs:")[1]
+    table = (out / "grid.md").read_text()  # the file by its name, its run folder by the whole path's hash
+    assert "| my_graph.pt | MLP | kd |" in table and "| my_graph.pt | GCN teacher | gcn |" in table
+    assert "Experiment grid: my_graph.pt" in table and "synthetic" not in table.split("Runs:")[1]
+    assert path in (out / "grid.csv").read_text()
     folder = f"my_graph-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
     assert (out / f"grid_{folder}.png").is_file()
     for run in ("teacher", "mlp_alone", "mlp_kd"):
@@ -439,6 +440,16 @@ def test_a_tampered_data_record_gets_one_line_not_a_traceback():
     fingerprint = NodeDataModule("synthetic", split="glnn").fingerprint()
     with pytest.raises(ConfigError, match="names a split or inputs graphdistill does not write"):
         data_from_fingerprint({**fingerprint, "split": "glnn:x:20:30"})
+
+
+def test_graph_files_are_named_by_file_name_unless_two_share_it(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "folder").mkdir()
+    one, two, three = str(tmp_path / "a" / "g.pt"), str(tmp_path / "b" / "g.pt"), str(tmp_path / "c" / "h.csv")
+    folder = str(tmp_path / "folder")
+    assert experiments.dataset_names(["cora", three, folder]) == {"cora": "cora", three: "h.csv", folder: "folder/"}
+    assert experiments.dataset_names([one, two, three]) == {one: one, two: two, three: "h.csv"}
 
 
 def test_two_students_of_one_architecture_are_told_apart_in_the_table(tmp_path):

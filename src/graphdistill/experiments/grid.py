@@ -48,7 +48,8 @@ import csv
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,17 @@ def dataset_folder(dataset: str) -> str:
     return f"{Path(dataset).stem}-{hashlib.sha256(dataset.encode()).hexdigest()[:8]}"
 
 
+def dataset_names(datasets: Iterable[str]) -> dict[str, str]:
+    """How tables, plots and progress lines name each dataset: a built-in one by its name, a
+    graph file by its file name (a folder's with a ``/``), or by its whole path where two of them
+    share a name. Run folders (:func:`dataset_folder`), ``results.json`` and the CSV keep the
+    whole path."""
+    names = {d: d if not is_graph_file(d) else Path(d).name + ("/" if Path(d).is_dir() else "")
+             for d in dict.fromkeys(datasets)}
+    counts = Counter(names.values())
+    return {d: name if counts[name] == 1 else d for d, name in names.items()}
+
+
 def _absolute_graph(dataset: str, base: Path) -> str:
     """A graph file's path made absolute (relative to the grid file); a built-in name as it is."""
     path = Path(dataset).expanduser()
@@ -239,6 +251,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     total = len(grid.datasets) * grid.seeds * (1 + len(grid.pairs()))
     done = 0
+    names = dataset_names(grid.datasets)
     for dataset in grid.datasets:
         data_args = [f"--data.dataset={dataset}"] if is_graph_file(dataset) else []
         for seed in range(grid.seeds):
@@ -254,7 +267,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                                         root=root, reuse=True)
                 done += 1
                 how = "read back" if stored else f"{time.monotonic() - started:.0f} s"
-                log(f"[{done}/{total}] {dataset} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
+                log(f"[{done}/{total}] {names[dataset]} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
                 return result
 
             teacher = fit("teacher", [grid.teacher_config(dataset)])
@@ -270,7 +283,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 runs.setdefault((dataset, student, method), []).append(result)
     latencies = _latencies(grid, runs, workdir, root) if latency else {}
     rows = _rows(grid, runs, latencies)
-    write_tables(rows, Path(out), title=f"Experiment grid: {', '.join(grid.datasets)}")
+    write_tables(rows, Path(out), title=f"Experiment grid: {', '.join(names.values())}")
     plot_tradeoffs(rows, Path(out))
     if grid.compare:
         write_comparison(grid, runs, Path(out))
@@ -285,6 +298,7 @@ def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
     "better"/"worse" when the mean is more than one std from 0); and ``<out>_methods.png``, every
     method's bar (mean ± std) with the student alone and the teacher as lines."""
     tests = {key: [r["test"] for r in found] for key, found in runs.items()}
+    names = dataset_names(grid.datasets)
     table = []
     for dataset in grid.datasets:
         for student in grid.students:
@@ -298,7 +312,8 @@ def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
                                                           tests[(dataset, student, best)])])
                 verdict = ("better" if paired.mean - paired.std > 0 else
                            "worse" if paired.mean + paired.std < 0 else "within 1 std")
-                table.append([dataset, label(student), label(method), mean_std(tests[(dataset, student, method)]).pct(),
+                table.append([names[dataset], label(student), label(method),
+                              mean_std(tests[(dataset, student, method)]).pct(),
                               f"{label(best)} {mean_std(tests[(dataset, student, best)]).pct()}",
                               f"{100 * paired.mean:+.2f} ± {100 * paired.std:.2f}", verdict])
     path = out.with_name(f"{out.stem}_compare.md")
@@ -317,6 +332,7 @@ def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    names = dataset_names(grid.datasets)
     panels = [(d, s) for d in grid.datasets for s in grid.students]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 3.6), squeeze=False)
     for ax, (dataset, student) in zip(axes[0], panels):
@@ -332,7 +348,7 @@ def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
         high = max([x.mean + x.std for x in stats] + [alone.mean, teacher.mean])
         ax.set_ylim(100 * low - 2, 100 * high + 1)
         ax.set_xticks(range(len(stats)), [label(m) for m in methods], rotation=60, ha="right", fontsize=8)
-        ax.set_title(f"{dataset} ({label(student)} student)", fontsize=9)
+        ax.set_title(f"{names[dataset]} ({label(student)} student)", fontsize=9)
         ax.set_ylabel("test accuracy % (mean ± std)", fontsize=8)
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -347,6 +363,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
     from ..evaluation.analysis import ANALYSIS_NOTE, analysis_cells, analyze
 
     header, table = None, []
+    names = dataset_names(grid.datasets)
     for dataset in grid.datasets:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = grid.pairs()
@@ -354,7 +371,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
         columns, cells = analysis_cells(analyze(teacher["best_checkpoint"], paths, root))
         header = header or ["dataset", columns[0], "method", *columns[1:]]
         for (_, method), row in zip([("teacher", grid.teacher_name(dataset)), *names], cells):
-            table.append([dataset, row[0], label(method), *row[1:]])
+            table.append([names[dataset], row[0], label(method), *row[1:]])
     path = out.with_name(f"{out.stem}_analysis.md")
     path.write_text(run_header("Similarity to the teacher and robustness (seed 0)") + "\n"
                     + markdown_table(header, table) + f"\n\n{ANALYSIS_NOTE}\n")
@@ -459,7 +476,8 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
-    table = [[r["dataset"], name,
+    datasets = dataset_names(r["dataset"] for r in rows)
+    table = [[datasets[r["dataset"]], name,
               r["method"], f"{r['parameters']:,}", f"{r['compression']:.1f}x",
               "-" if r.get("val_mean") is None else f"{100 * r['val_mean']:.2f}",
               f"{100 * r['test_mean']:.2f} ± {100 * r['test_std']:.2f}",
@@ -523,7 +541,8 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+    names = dataset_names(r["dataset"] for r in rows)
+    for dataset in names:
         subset = [r for r in rows if r["dataset"] == dataset]
         long = metric_words(r["metric"] for r in subset)[1]
         panels = [("parameters", "parameters")] + ([("full_ms", "full-graph inference (ms)")]
@@ -538,7 +557,7 @@ def plot_tradeoffs(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             ax.set_ylabel(f"test {long} (%)")
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7, loc="lower right")
-        fig.suptitle(f"{dataset}: {long} vs size and speed (mean ± std over seeds)")
+        fig.suptitle(f"{names[dataset]}: {long} vs size and speed (mean ± std over seeds)")
         fig.tight_layout()
         path = out.with_name(f"{out.stem}_{dataset_folder(dataset)}.png")
         fig.savefig(path, dpi=120)
