@@ -125,8 +125,9 @@ def _set(frame: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
 BAD_TABLES = [
     ("missing label column", lambda n, e: (n.drop(columns=["label"]), e), {}, "has no column 'label'"),
     ("misnamed edge column", lambda n, e: (n, e.rename(columns={"source": "src"})), {}, "has no column 'source'"),
-    ("label that is a word", lambda n, e: (_set(n, "label", 4, "cat"), e), {}, "label 'cat' is not an integer"),
-    ("fractional label", lambda n, e: (_set(n, "label", 4, 1.5), e), {}, "is not an integer"),
+    ("a class name among class numbers", lambda n, e: (_set(n, "label", 4, "cat"), e), {},
+     "the label column mixes class names ('cat') and numbers ("),
+    ("fractional label", lambda n, e: (_set(n, "label", 4, 1.5), e), {}, "label 1.5 is not a whole number"),
     ("edge to an unknown node", lambda n, e: (n, _set(e, "target", 3, 99999)), {}, "target 99999"),
     ("NaN feature", lambda n, e: (_set(n, "x1", 7, float("nan")), e), {}, "node 7 has a NaN or infinite feature"),
     ("infinite feature", lambda n, e: (_set(n, "x0", 9, float("inf")), e), {}, "node 9 has a NaN or infinite"),
@@ -548,7 +549,9 @@ def test_the_multilabel_rocauc_averages_the_tasks_that_have_both_kinds_of_target
 def test_compress_trains_its_default_teacher_on_the_edge_weights_of_a_weighted_graph(tmp_path):
     from graphdistill.experiments.compress import Compress
 
-    file = save_graph(_weighted_graph(), tmp_path / "weighted.pt")
+    graph = _weighted_graph()
+    graph.class_names = ["ant", "bee", "cat", "dog"]  # a .pt file may name its classes too
+    file = save_graph(graph, tmp_path / "weighted.pt")
     summary = Compress(out=tmp_path / "compress", methods=["kd"], trials=1, seeds=1, epochs=100,
                        data_args=["--data.dataset", str(file)], export=False).run()
     record = read_checkpoint(summary["teacher"]["path"])[0]["graphdistill"]
@@ -563,4 +566,34 @@ def test_compress_trains_its_default_teacher_on_the_edge_weights_of_a_weighted_g
 
     names = [i.name for i in ort.InferenceSession(gcn["exports"]["onnx"]["path"]).get_inputs()]
     assert names == ["x", "edge_index", "edge_weight"]
+    classes = gcn["exports"]["onnx"]["classes"]
+    assert classes == gcn["exports"]["torchscript"]["classes"] == str(tmp_path / "gcn" / "student.classes.json")
+    assert json.loads(Path(classes).read_text()) == graph.class_names
+    assert "student.classes.json" in (tmp_path / "gcn" / "report.md").read_text()
+
+
+def test_class_names_in_the_label_column_number_the_classes_in_sorted_order(tmp_path, fit, capsys):
+    """A label column of names: class k is the k-th name in sorted order, an empty cell is unlabelled; the
+    names round-trip through every format and travel with the checkpoint to the exported student."""
+    data = _tiny_graph(n=240, classes=3)
+    names = ["Theory", "Neural_Networks", "Case_Based"]  # classes 0, 1, 2 in the file's own order
+    folder = save_graph(data, tmp_path / "named")
+    nodes = pd.read_csv(folder / "nodes.csv")
+    nodes["label"] = [names[k] for k in nodes["label"]]
+    nodes.loc[5, "label"] = None
+    nodes.to_csv(folder / "nodes.csv", index=False)
+    read = NodeDataModule(str(folder)).data
+    assert read.class_names == ["Case_Based", "Neural_Networks", "Theory"]
+    expected = torch.tensor([2, 1, 0])[data.y]
+    expected[5] = -1
+    assert torch.equal(read.y, expected)
+    for fmt in ("again", "named.pt"):  # save_graph writes the names back: tables and .pt read alike
+        copy = NodeDataModule(str(save_graph(read, tmp_path / fmt))).data
+        assert copy.class_names == read.class_names and torch.equal(copy.y, read.y)
+    run = fit("--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--trainer.max_epochs=2")
+    ckpt = run["best_checkpoint"]
+    assert read_checkpoint(ckpt)[0]["graphdistill"]["data"]["class_names"] == read.class_names
+    main(["export", ckpt, "--out", str(tmp_path / "mlp.onnx")])
+    assert json.loads((tmp_path / "mlp.classes.json").read_text()) == read.class_names
+    assert "mlp.classes.json: the class names of its graph" in capsys.readouterr().out
 

@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    code = describe(code_provenance())  # the code that runs, not what the tree holds when it ends
     variants = args.variants.split(",")
     if variants[0] != "base":
         variants.insert(0, "base")
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = f"{args.seeds} seed{'' if args.seeds == 1 else 's'}"
     lines = [f"{args.dataset}, {seeds} (validation / test accuracy % at the best validation epoch; paired Δ: test "
              "minus base's on the same split)", "",
-             f"`python benchmarks/explorations/mlp_student_probes.py {command}`, {describe(code_provenance())}; "
+             f"`python benchmarks/explorations/mlp_student_probes.py {command}`, {code}; "
              f"teachers' config hashes by seed: {', '.join(teachers)}", "",
              "| variant | validation | test | paired Δ test |", "| --- | --- | --- | --- |"]
     base = [t for _, t in results["base"]]

@@ -132,6 +132,8 @@ def export_command(args: list[str]) -> None:
     if "positions" in result:
         print(f"Wrote {result['positions']}: the position features it reads after a node's features, one row per "
               "node of its graph (a new node: the mean of its neighbours' rows).")
+    if "classes" in result:
+        print(f"Wrote {result['classes']}: the class names of its graph, logit column k is the k-th name.")
 
 
 def _comparison_parser(prog: str, description: str) -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +190,10 @@ def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None,
     file is checked on that graph's own rows. The result names them (``positions``)."""
     loaded = load_model(ckpt, role="checkpoint to export")
     target = Path(out) if out else Path(ckpt).with_suffix(FORMATS.get(fmt, ".out"))
+    names = (loaded.record.get("data") or {}).get("class_names")
     if not getattr(loaded.model, "position_channels", 0):
-        return export_model(loaded.model, target, fmt)
+        result = export_model(loaded.model, target, fmt)
+        return {**result, **({"classes": str(write_class_names(target, names))} if names else {})}
     if data is None:
         fingerprint = loaded.record.get("data") or {}
         if not fingerprint.get("positions"):
@@ -202,7 +205,8 @@ def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None,
             raise ConfigError(f"The position features of {ckpt} are rebuilt from its graph: {err} (graphdistill "
                               "export takes the dataset root as --root.)") from None
     result = export_student(loaded.model, target, fmt, data)
-    return {**result, "positions": str(write_positions(target, data))}
+    return {**result, "positions": str(write_positions(target, data)),
+            **({"classes": str(write_class_names(target, names))} if names else {})}
 
 
 def export_student(model: NodeClassifier, target: str | Path, fmt: str, data: Any = None) -> dict[str, Any]:
@@ -220,6 +224,15 @@ def write_positions(exported: str | Path, data: Any) -> Path:
     table = data.position.detach().cpu().float().numpy()
     atomic_write(positions, lambda f: np.save(f, table, allow_pickle=False))
     return positions
+
+
+def write_class_names(exported: str | Path, names: list[str]) -> Path:
+    """Write the class names of a graph that names its classes beside an exported student,
+    ``<name>.classes.json`` (a JSON list: logit column ``k`` is class ``names[k]``), atomically;
+    returns the path."""
+    path = Path(exported).with_name(f"{Path(exported).stem}.classes.json")
+    atomic_write(path, lambda f: f.write(json.dumps(list(names), ensure_ascii=False).encode()))
+    return path
 
 
 def positions_path(exported: str | Path) -> Path:

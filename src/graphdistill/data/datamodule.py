@@ -386,6 +386,8 @@ class NodeDataModule(L.LightningDataModule):
         if self.info.family == "file":
             fp["source"] = {"path": self.info.pyg_name, "sha256": content_sha256(Path(self.info.pyg_name)),
                             "undirected": self.undirected}
+        if getattr(self.data, "class_names", None) is not None:  # a file that names its classes
+            fp["class_names"] = list(self.data.class_names)
         return fp
 
     @classmethod

@@ -12,7 +12,7 @@
   or ``attr_matrix`` (dense), and ``labels``. Read without pickles;
 * a folder with ``nodes.csv`` or ``nodes.parquet`` and ``edges.csv`` or ``edges.parquet``.
   Nodes: an ``id`` column (any values, unique: they need not be ``0..N-1``), a ``label``
-  column (integer classes; empty or ``-1``: unlabelled) or, multi-label, a list-valued
+  column (integer classes, or class names; empty or ``-1``: unlabelled) or, multi-label, a list-valued
   ``labels`` column (0/1 per task; empty: unlabelled), an optional ``split`` column
   (``train``/``val``/``test``, empty for none) and the features: every other column, or one
   list-valued column named ``features`` (in CSV, numbers separated by spaces or commas,
@@ -20,7 +20,11 @@
   ``weight``. Node order is the order of the rows.
 
 Labels are integers ``0..C-1`` (``C`` = the largest label + 1); ``-1`` marks an unlabelled
-node, which is never in a split but is seen by the teacher and by distillation. A graph may
+node, which is never in a split but is seen by the teacher and by distillation. A ``label``
+column that holds names (``Theory``, ``Neural_Networks``) numbers the classes in the sorted
+order of the names, and the graph keeps them as ``data.class_names`` (class ``k`` is the
+``k``-th name; a ``.pt`` file may carry the same list as ``class_names``); ``compress``
+writes them beside the exported student. A graph may
 instead hold **multi-label** targets, ``y`` (``labels``; a ``labels`` column in node tables) of
 shape ``[N, T]`` with 0/1 entries: the task becomes T binary ones, trained with binary
 cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). A node
@@ -134,7 +138,8 @@ def _read_pt(path: Path) -> dict[str, Any]:
         raise DatasetFileError(f"{path}: edge_index must have shape [2, num_edges], got {list(edge_index.shape)}.")
     return {"x": torch.as_tensor(obj["x"]), "source": edge_index[0], "target": edge_index[1],
             "labels": torch.as_tensor(obj["y"]), "masks": masks,
-            "edge_weight": None if obj.get("edge_weight") is None else torch.as_tensor(obj["edge_weight"])}
+            "edge_weight": None if obj.get("edge_weight") is None else torch.as_tensor(obj["edge_weight"]),
+            "class_names": obj.get("class_names")}
 
 
 def _read_npz(path: Path) -> dict[str, Any]:
@@ -216,8 +221,9 @@ def _read_tables(folder: Path) -> dict[str, Any]:
             first = _plain(edges[column][unknown].iloc[0])
             raise DatasetFileError(f"{edges_path}: {int(unknown.sum())} edges name nodes that are not in "
                                    f"{nodes_path.name} (first: {column} {first!r}); every edge end must be a node id.")
+    class_names = None
     if label == "label":
-        labels = _labels(nodes_path, nodes["label"])
+        labels, class_names = _labels(nodes_path, nodes["label"])
     else:
         labels = _vectors(nodes_path, nodes["labels"], "target", empty=-1.0)
     x = _features(nodes_path, nodes.drop(columns=[c for c in ("id", label, "split") if c in nodes.columns]))
@@ -227,7 +233,7 @@ def _read_tables(folder: Path) -> dict[str, Any]:
         weight = _numeric(edges_path, edges["weight"], "weight")
     return {"x": x, "source": torch.as_tensor(rows["source"], dtype=torch.long),
             "target": torch.as_tensor(rows["target"], dtype=torch.long), "labels": labels, "masks": masks,
-            "edge_weight": weight}
+            "edge_weight": weight, "class_names": class_names}
 
 
 def _require_columns(path: Path, table, columns: list[str], layout: str) -> None:
@@ -238,17 +244,31 @@ def _require_columns(path: Path, table, columns: list[str], layout: str) -> None
                                f"{', '.join(map(repr, table.columns[:12]))}{more}): expected {layout}.")
 
 
-def _labels(path: Path, column) -> Tensor:
+def _labels(path: Path, column) -> tuple[Tensor, list[str] | None]:
+    """Class numbers (``-1``: unlabelled) and, where the column holds names rather than numbers,
+    the class names in sorted order (class ``k`` is the ``k``-th)."""
     import pandas as pd
 
+    text = column.astype(str).str.strip()
+    empty = column.isna() | (text == "")
     values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna() & column.notna() & (column.astype(str).str.strip() != "")
+    words = values.isna() & ~empty
+    if words.any():  # names: every non-empty cell is one, -1 still means unlabelled
+        named = ~empty & (text != "-1")
+        numbers = named & ~words
+        if numbers.any():
+            raise DatasetFileError(f"{path}: the label column mixes class names ({_plain(column[words].iloc[0])!r}) "
+                                   f"and numbers ({_plain(column[numbers].iloc[0])!r}); give every class by name or "
+                                   "every class by number.")
+        names = sorted(set(text[named]))
+        number = {name: k for k, name in enumerate(names)}
+        return torch.as_tensor(np.array([number[t] if n else -1 for t, n in zip(text, named)], dtype=np.int64)), names
     values = values.fillna(-1)
-    bad |= values != values.round()
+    bad = values != values.round()
     if bad.any():
-        raise DatasetFileError(f"{path}: label {column[bad].iloc[0]!r} is not an integer; labels are class numbers "
-                               "0..C-1 (empty or -1 for an unlabelled node).")
-    return torch.as_tensor(np.array(values, dtype=np.int64))
+        raise DatasetFileError(f"{path}: label {_plain(column[bad].iloc[0])!r} is not a whole number; labels are class "
+                               "numbers 0..C-1 or class names (empty or -1 for an unlabelled node).")
+    return torch.as_tensor(np.array(values, dtype=np.int64)), None
 
 
 def _numeric(path: Path, column, name: str) -> Tensor:
@@ -320,7 +340,7 @@ def _split_column(path: Path, column) -> dict[str, Tensor]:
 
 # ---------------------------------------------------------------------------- checks
 def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor, masks: dict[str, Tensor],
-              edge_weight: Tensor | None, undirected: bool) -> tuple[Data, int]:
+              edge_weight: Tensor | None, undirected: bool, class_names: Any = None) -> tuple[Data, int]:
     if x.layout != torch.strided:  # a sparse feature matrix (COO or CSR)
         x = x.to_dense()
     num_nodes = int(labels.size(0)) if labels.dim() else 0
@@ -356,7 +376,14 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
     if not bool(labelled.any()):
         raise DatasetFileError(f"{path}: no node has a label; give classes 0..C-1 in y / label.")
     num_classes = int(labels.max()) + 1
-    return _assemble_graph(path, x, source, target, labels, masks, edge_weight, undirected, labelled), num_classes
+    data = _assemble_graph(path, x, source, target, labels, masks, edge_weight, undirected, labelled)
+    if class_names is not None:
+        if (not isinstance(class_names, (list, tuple)) or not all(isinstance(n, str) for n in class_names)
+                or len(set(class_names)) != len(class_names) or len(class_names) != num_classes):
+            raise DatasetFileError(f"{path}: class_names must be a list of distinct strings, one per class "
+                                   f"({num_classes} classes), got {str(class_names)[:80]}.")
+        data.class_names = list(class_names)
+    return data, num_classes
 
 
 def _multilabel(path: Path, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -445,8 +472,10 @@ def save_graph(data: Data, path: str | Path, tables: str = "csv", ids: Any = Non
     masks = {k: data[k].cpu() for k in ("train_mask", "val_mask", "test_mask") if k in data}
     weight = data.edge_weight.cpu() if "edge_weight" in data else None
     if path.suffix in (".pt", ".pth"):
+        names = getattr(data, "class_names", None)
         torch.save({"x": x, "edge_index": ei, "y": y, **masks, **({"edge_weight": weight} if weight is not None
-                                                                   else {})}, tmp)
+                                                                   else {}),
+                    **({"class_names": list(names)} if names is not None else {})}, tmp)
     elif path.suffix == ".npz":
         import scipy.sparse as sp
 
@@ -464,7 +493,10 @@ def save_graph(data: Data, path: str | Path, tables: str = "csv", ids: Any = Non
             targets = [" ".join(f"{v:g}" for v in row) for row in y.tolist()] if tables == "csv" else list(y.numpy())
             nodes = pd.DataFrame({"id": ids, "labels": targets})
         else:
-            nodes = pd.DataFrame({"id": ids, "label": y.numpy()})
+            names = getattr(data, "class_names", None)
+            labels = y.numpy() if names is None else np.array([names[k] if k >= 0 else "" for k in y.tolist()],
+                                                              dtype=object)
+            nodes = pd.DataFrame({"id": ids, "label": labels})
         if masks:
             nodes["split"] = np.select([masks["train_mask"].numpy(), masks["val_mask"].numpy(),
                                         masks["test_mask"].numpy()], ["train", "val", "test"], "")

@@ -22,7 +22,8 @@
    accuracy at the best validation epoch, mean ± std over those seeds, beside the teacher.
 5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration),
    ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript; for an MLP
-   that reads position features, ``student.positions.npy``: the rows it reads),
+   that reads position features, ``student.positions.npy``: the rows it reads; for a graph
+   that names its classes, ``student.classes.json``: logit column ``k`` is the ``k``-th name),
    ``report.md`` and ``report.png`` (validation accuracy per trial and method; accuracy vs
    parameters and vs latency), ``chosen.yaml`` (the chosen method config). Latency: the
    student (PyTorch and the exported ONNX file in onnxruntime's CPU provider) and a
@@ -477,11 +478,12 @@ class Compress:
         """The chosen student as ``student.onnx`` and ``student.pt`` (with ``student.positions.npy`` where it reads
         position features), and its latency in PyTorch and in onnxruntime: the checkpoint read once."""
         from ..evaluation.latency import inference_latency
-        from ..export import export_student, onnx_latency, write_positions
+        from ..export import export_student, onnx_latency, write_class_names, write_positions
         from ..training.checkpoint import load_model
 
         exports: dict[str, Any] = {}
-        model = load_model(ckpt, role="checkpoint to export").model
+        loaded = load_model(ckpt, role="checkpoint to export")
+        model = loaded.model
         for device in latency_devices():
             exports[f"pytorch_latency{_device_suffix(device)}"] = inference_latency(model, data, device)
         model.cpu()
@@ -496,6 +498,11 @@ class Compress:
             positions = str(write_positions(exports[exported[0]]["path"], data))  # one file beside both
             for fmt in exported:
                 exports[fmt]["positions"] = positions
+        names = (loaded.record.get("data") or {}).get("class_names")
+        if exported and names:  # a graph that names its classes: one file beside both
+            classes = str(write_class_names(exports[exported[0]]["path"], names))
+            for fmt in exported:
+                exports[fmt]["classes"] = classes
         if "path" in exports["onnx"]:
             exports["onnx"]["latency"] = onnx_latency(exports["onnx"]["path"], model, data)
         return exports
@@ -631,6 +638,9 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     if positions:
         lines.append(f"- position features: `{positions}`, the rows the exported student reads after each node's "
                      "features (a node not in the graph: the mean of its neighbours' rows)")
+    classes = next((exports[f]["classes"] for f in ("onnx", "torchscript") if "classes" in exports.get(f, {})), None)
+    if classes:
+        lines.append(f"- class names: `{classes}`, logit column k is the k-th name")
     rescored = summary.get("rescored") or []
     if rescored:
         lines += ["", f"## The best trials over {_count(chosen['seeds'], 'seed')} (the choice reads the mean)", "",
