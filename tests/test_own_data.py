@@ -597,3 +597,34 @@ def test_class_names_in_the_label_column_number_the_classes_in_sorted_order(tmp_
     assert json.loads((tmp_path / "mlp.classes.json").read_text()) == read.class_names
     assert "mlp.classes.json: the class names of its graph" in capsys.readouterr().out
 
+
+
+def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, capsys):
+    """``graphdistill predict`` writes predictions.csv: the node table's ids, the class and its name, the
+    probabilities; scored on the file's test nodes it gives the test accuracy fit reported. Under the
+    glnn split (largest connected component) the rows name the component's nodes by their ids."""
+    data = _tiny_graph(n=240, classes=3, features=6)
+    data.train_mask, data.val_mask, data.test_mask = (torch.arange(240) % 4 == k for k in (0, 1, 2))
+    data.edge_index = data.edge_index[:, (data.edge_index != 239).all(0)]  # node 239: a component of its own
+    data.class_names = ["blue", "green", "red"]  # sorted: a node table numbers its classes in the names' order
+    ids = [f"n{i:03d}" for i in range(240)]
+    folder = save_graph(data, tmp_path / "g", ids=ids)
+    run = fit("--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--trainer.max_epochs=30")
+    out = tmp_path / "predicted"
+    capsys.readouterr()
+    main(["predict", "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
+          f"--ckpt_path={run['best_checkpoint']}", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
+    assert f"Wrote {out / 'predictions.csv'}: one row per node, its prediction" in capsys.readouterr().out
+    table = pd.read_csv(out / "predictions.csv")
+    assert list(table.columns) == ["node", "prediction", "class", "confidence", "p_blue", "p_green", "p_red"]
+    assert table["node"].tolist() == ids
+    probabilities = table[["p_blue", "p_green", "p_red"]].to_numpy()
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert (probabilities.argmax(1) == table["prediction"]).all()
+    assert table["class"].tolist() == [data.class_names[k] for k in table["prediction"]]
+    test = data.test_mask.numpy()
+    accuracy = (table["prediction"].to_numpy()[test] == data.y.numpy()[test]).mean()
+    assert run["test"] > 0.5 and accuracy == pytest.approx(run["test"], abs=1e-6)
+    main(["predict", "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--data.split=glnn",
+          f"--ckpt_path={run['best_checkpoint']}", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
+    assert pd.read_csv(out / "predictions.csv")["node"].tolist() == ids[:239]

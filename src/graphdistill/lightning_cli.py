@@ -24,6 +24,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import WandbLogger
 
 from . import __version__
+from .callbacks.predictions import PredictionWriter
 from .callbacks.timing import EpochTimer
 from .config_files import resolve_config_args
 from .data import NodeDataModule
@@ -96,8 +97,8 @@ EXAMPLES = """commands (each takes --help; see the README):
               graphdistill validate --config configs/synthetic/gcn.yaml --ckpt_path CKPT
   test      score a checkpoint on the test nodes
               graphdistill test --config configs/synthetic/gcn.yaml --ckpt_path CKPT
-  predict   predict every node with a checkpoint
-              graphdistill predict --config configs/synthetic/gcn.yaml --ckpt_path CKPT
+  predict   predict every node with a checkpoint, written to DIR/predictions.csv
+              graphdistill predict --config configs/synthetic/gcn.yaml --ckpt_path CKPT --trainer.default_root_dir DIR
   grid      run a grid of datasets x students x methods x seeds, one table (graphdistill grid --help)
               graphdistill grid configs/experiments/synthetic_smoke.yaml
   latency   inference latency of a teacher and its students, with the speedup
@@ -205,6 +206,16 @@ class GraphDistillCLI(LightningCLI):
             self._check_resume(ckpt_path, identity)
         else:
             _refuse_existing_run(_checkpoint_folder(self.trainer))
+
+    def before_predict(self) -> None:
+        """``predict`` writes what it predicts, one row per node, to
+        ``<trainer.default_root_dir>/predictions.csv`` (:class:`PredictionWriter`)."""
+        self.predictions_path = Path(self.trainer.default_root_dir) / "predictions.csv"
+        self.trainer.callbacks.append(PredictionWriter(self.predictions_path))
+
+    def after_predict(self) -> None:
+        if self.trainer.is_global_zero:
+            print(f"Wrote {self.predictions_path}: one row per node, its prediction and probabilities.")
 
     def _parse_ckpt_path(self) -> None:
         """Read ``--ckpt_path`` once, weights-only, before anything runs: a missing, truncated

@@ -259,6 +259,8 @@ class NodeDataModule(L.LightningDataModule):
         self._file_read = False
         self._device_graphs: dict[tuple[int, torch.device], Data] = {}
         self._rows: Tensor | None = None  # training_rows' lookup
+        self._node_ids: list | None = None  # a node table's id column (node_names)
+        self._node_rows: Tensor | None = None  # each node's row in the file or dataset, where the LCC was taken
 
     # ------------------------------------------------------------------ the graph
     @cached_property
@@ -269,6 +271,9 @@ class NodeDataModule(L.LightningDataModule):
             num_classes = self.synthetic.num_classes
         elif self.info.family == "file":
             data, num_classes = read_graph_file(self.info.pyg_name, undirected=self.undirected)
+            if "node_id" in data:  # kept aside: not a tensor, so not for batches and loaders
+                self._node_ids = data.node_id
+                del data.node_id
             has_masks = "train_mask" in data
             metric = "rocauc" if data.y.dim() == 2 else "acc"  # multi-label: T binary tasks
             self.info, self._file_read = replace(self.info, has_split=has_masks, metric=metric), True
@@ -283,7 +288,10 @@ class NodeDataModule(L.LightningDataModule):
             data, num_classes = loaded.data, loaded.num_classes
         self._num_classes = num_classes
         if self.split == "glnn":
+            data.node_row = torch.arange(data.num_nodes)
             data = largest_component(data)
+            self._node_rows = data.node_row
+            del data.node_row
         if self.ratios is not None:
             data.train_mask, data.val_mask, data.test_mask = ratio_split(data.y, num_classes, self.ratios,
                                                                          self.split_seed)
@@ -344,6 +352,14 @@ class NodeDataModule(L.LightningDataModule):
     @property
     def num_nodes(self) -> int:
         return int(self.data.num_nodes)
+
+    def node_names(self) -> list:
+        """How predictions name each node of :attr:`data`, in its order: a node table's ``id``,
+        else the node's row in the file or dataset (under ``split: glnn``, which keeps the
+        largest connected component, its row before that)."""
+        self.data  # noqa: B018  (reads the ids and rows)
+        rows = self._node_rows.tolist() if self._node_rows is not None else range(self.data.num_nodes)
+        return [self._node_ids[r] for r in rows] if self._node_ids is not None else list(rows)
 
     @property
     def multilabel(self) -> bool:

@@ -233,7 +233,7 @@ def _read_tables(folder: Path) -> dict[str, Any]:
         weight = _numeric(edges_path, edges["weight"], "weight")
     return {"x": x, "source": torch.as_tensor(rows["source"], dtype=torch.long),
             "target": torch.as_tensor(rows["target"], dtype=torch.long), "labels": labels, "masks": masks,
-            "edge_weight": weight, "class_names": class_names}
+            "edge_weight": weight, "class_names": class_names, "node_ids": [_plain(v) for v in ids]}
 
 
 def _require_columns(path: Path, table, columns: list[str], layout: str) -> None:
@@ -340,7 +340,8 @@ def _split_column(path: Path, column) -> dict[str, Tensor]:
 
 # ---------------------------------------------------------------------------- checks
 def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor, masks: dict[str, Tensor],
-              edge_weight: Tensor | None, undirected: bool, class_names: Any = None) -> tuple[Data, int]:
+              edge_weight: Tensor | None, undirected: bool, class_names: Any = None,
+              node_ids: list | None = None) -> tuple[Data, int]:
     if x.layout != torch.strided:  # a sparse feature matrix (COO or CSR)
         x = x.to_dense()
     num_nodes = int(labels.size(0)) if labels.dim() else 0
@@ -383,6 +384,8 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
             raise DatasetFileError(f"{path}: class_names must be a list of distinct strings, one per class "
                                    f"({num_classes} classes), got {str(class_names)[:80]}.")
         data.class_names = list(class_names)
+    if node_ids is not None:
+        data.node_id = node_ids  # a node table's ids (the data module keeps them aside, for predictions)
     return data, num_classes
 
 
