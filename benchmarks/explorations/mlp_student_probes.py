@@ -24,6 +24,9 @@ unchanged (``base``):
   multiplied by ``t^2``);
 * ``mse``: the student's logits matched to the teacher's by mean squared error instead of the KL (logit matching,
   Kim et al., 2021);
+* ``sharpen<g>``: the teacher's probabilities pushed away from their neighbourhood mean,
+  ``Y0 + g (Y0 - D^-1/2 (A + I) D^-1/2 Y0)``, clipped at 0 and renormalised: the opposite of ``smooth``, after
+  the inverse propagation of Propagate & Distill (Shin and Shin, 2023);
 * ``restarts<k>``: ``k`` students per split from different initialisations, the one with the best validation
   accuracy kept (selection on validation; the kept student is the packaged size).
 
@@ -101,6 +104,10 @@ def propagated_columns(x: Tensor, edge_index: Tensor, hops: int, width: int = 32
 
 def targets(variant: str, soft: Tensor, data) -> Tensor:
     """The soft labels a variant distils toward (the teacher's probabilities, or their smoothed forms)."""
+    if variant.startswith("sharpen"):
+        sharp = soft + float(variant[7:]) * (soft - label_propagation(soft, data.edge_index, 1, 1.0))
+        sharp = sharp.clamp(min=0)
+        return sharp / sharp.sum(1, keepdim=True).clamp(min=1e-12)
     if variant not in ("smooth", "cs"):
         return soft
     train_mask, labels = data.train_mask, F.one_hot(data.y, soft.size(1)).float()
