@@ -484,11 +484,33 @@ def test_a_grid_on_a_multilabel_graph_file_reports_the_rocauc_it_trained_on(tmp_
     assert "acc %" not in table
 
 
+def test_edge_drop_keeps_or_drops_each_pair_of_opposite_edges_together_each_with_its_own_id():
+    """A typed graph: u -> v of type 0 and v -> u of type 1 (writes / written_by). The kept edges are whole
+    pairs, and each keeps its own id, hence its own type (a mirrored copy would give both type 0)."""
+    from graphdistill.evaluation.analysis import drop_edge_pairs
+
+    g = torch.Generator().manual_seed(0)
+    forward = torch.randint(0, 50, (2, 300), generator=g)
+    forward = forward[:, forward[0] < forward[1]].unique(dim=1)
+    edge_index = torch.cat([forward, forward.flip(0)], 1)
+    edge_type = torch.cat([torch.zeros(forward.size(1)), torch.ones(forward.size(1))]).long()
+    torch.manual_seed(1)
+    kept, ids = drop_edge_pairs(edge_index, 0.5)
+    assert torch.equal(kept, edge_index[:, ids])
+    pairs = {tuple(e) for e in kept.t().tolist()}
+    assert all((v, u) in pairs for u, v in pairs)  # whole pairs only
+    assert 0.3 < len(pairs) / edge_index.size(1) < 0.7
+    types = edge_type[ids]
+    assert torch.equal(types, (kept[0] > kept[1]).long())  # each edge its own type: reverse edges stay type 1
+    assert drop_edge_pairs(edge_index, 0.0)[1].tolist() == list(range(edge_index.size(1)))
+
+
 def test_robustness_drops_a_weighted_gcns_edge_weights_with_its_edges():
     from torch_geometric.data import Data
-    from torch_geometric.utils import dropout_edge, to_undirected
+    from torch_geometric.utils import to_undirected
 
     from graphdistill.data.metrics import score
+    from graphdistill.evaluation.analysis import drop_edge_pairs
 
     g = torch.Generator().manual_seed(0)
     edge_index, weight = to_undirected(torch.randint(0, 100, (2, 400), generator=g),
@@ -498,7 +520,7 @@ def test_robustness_drops_a_weighted_gcns_edge_weights_with_its_edges():
     gcn = GCN(6, 3, hidden_channels=16, edge_weight=True).eval()
     got = robustness(gcn, data, edge_drop=(0.5,), feature_noise=(), seeds=1)["edge_drop_0.5"]
     torch.manual_seed(0)  # the draw robustness makes for seed 0: each kept edge keeps its own weight
-    kept, ids = dropout_edge(edge_index, p=0.5, force_undirected=True)
+    kept, ids = drop_edge_pairs(edge_index, 0.5)
     with torch.no_grad():
         expected = score(gcn(data.x, kept, edge_weight=weight[ids]).logits, data.y)
     assert got == pytest.approx(expected, abs=1e-9)

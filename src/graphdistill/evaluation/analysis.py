@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import dropout_edge
 
 from ..data.metrics import score
 from ..errors import ConfigError
@@ -101,6 +100,19 @@ def similarity(student: NodeClassifier, teacher: NodeClassifier, data: Data, max
     return result
 
 
+def drop_edge_pairs(edge_index: Tensor, p: float) -> tuple[Tensor, Tensor]:
+    """``(kept edges, their ids in edge_index)``: each pair of opposite edges ``u -> v`` and
+    ``v -> u`` (or a lone edge) dropped together with probability ``p`` (from torch's global
+    random stream). Each kept edge keeps its own id, so its own per-edge inputs: in a typed
+    graph the reverse of an edge has a relation type of its own (``writes`` /
+    ``written_by``), which copying the forward edge's would corrupt."""
+    lo, hi = torch.minimum(edge_index[0], edge_index[1]), torch.maximum(edge_index[0], edge_index[1])
+    pairs, pair_of_edge = torch.unique(torch.stack([lo, hi]), dim=1, return_inverse=True)
+    keep = (torch.rand(pairs.size(1)) >= p)[pair_of_edge]
+    ids = keep.nonzero().view(-1)
+    return edge_index[:, ids], ids
+
+
 @torch.no_grad()
 def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] = (0.2, 0.5),
                feature_noise: tuple[float, ...] = (0.5, 1.0), seeds: int = 3) -> dict[str, Any]:
@@ -113,7 +125,7 @@ def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] =
         accs = []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            kept = dropout_edge(data.edge_index, p=p, force_undirected=True)  # (edges, their ids in the graph)
+            kept = drop_edge_pairs(data.edge_index, p)
             accs.append(_accuracy(_outputs(model, data, edges=kept).logits, data))
         result[f"edge_drop_{p:g}"] = sum(accs) / len(accs)
     for sigma in feature_noise:
