@@ -20,10 +20,10 @@ from graphdistill.errors import ConfigError, GraphDistillError
 from graphdistill.experiments import compress, runs
 from graphdistill.experiments.compress import Compress, SearchSpace, method_config
 from graphdistill.export import export_model, run_onnx
-from graphdistill.models import GCN, MLP
+from graphdistill.models import GAT, GCN, MLP, GraphSAGE
 from graphdistill.training.checkpoint import load_model
 
-from .conftest import REPO
+from .conftest import REPO, config
 
 QUICK = ["--epochs", "15", "--seeds", "2"]
 
@@ -361,7 +361,7 @@ def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, c
         err.out)
 
 
-@pytest.mark.parametrize("model_class", [MLP, GCN])
+@pytest.mark.parametrize("model_class", [MLP, GCN, GraphSAGE, GAT])
 def test_export_onnx_and_torchscript_reproduce_pytorch_on_other_graph_sizes(tmp_path, model_class):
     model = model_class(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2).eval()
     for fmt in ("onnx", "torchscript"):
@@ -408,8 +408,39 @@ def test_the_onnx_check_allows_rounding_relative_to_the_logits_and_refuses_a_rea
     assert result["same_predictions"] and result["max_abs_diff"] > 1e-4
     real_run = export.run_onnx
     monkeypatch.setattr(export, "run_onnx", lambda path, inputs: real_run(path, inputs) * 1.001)
-    with pytest.raises(ConfigError, match="does not reproduce PyTorch"):
+    with pytest.raises(ConfigError, match="does not reproduce PyTorch on the inputs it was exported with"):
         export_model(model, tmp_path / "off.onnx", "onnx")
+    assert not list(tmp_path.glob("*off.onnx*"))  # a file that fails its check is not written
+
+
+class _SizeFixedMLP(MLP):
+    """Traces to a file that runs on its export graph's node count only (a Python int in forward)."""
+
+    def forward(self, x, edge_index=None, **graph):
+        out = super().forward(x, edge_index, **graph)
+        return type(out)(out.logits + torch.zeros(int(x.size(0)), 1), out.hiddens)
+
+
+def test_an_export_that_only_runs_on_its_own_graph_size_is_refused_and_keeps_the_old_file(tmp_path, capsys):
+    model = _SizeFixedMLP(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2).eval()
+    (tmp_path / "m.pt").write_bytes(b"the file exported before")
+    with pytest.raises(ConfigError, match="does not reproduce PyTorch on a graph of another size"):
+        export_model(model, tmp_path / "m.pt", "torchscript")
+    assert (tmp_path / "m.pt").read_bytes() == b"the file exported before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_a_model_that_does_not_export_is_one_line_from_the_command(tmp_path, capsys, fit):
+    """GCNII (a custom autograd function, a sparse product) exports to neither format: one line each, no
+    traceback, no file."""
+    run = fit("--config", config("cora/gcnii.yaml"), "--data.dataset=synthetic", "--trainer.max_epochs=1",
+              "--model.init_args.model.init_args.num_layers=2")
+    for fmt in ("torchscript", "onnx"):
+        with pytest.raises(SystemExit):
+            main(["export", run["best_checkpoint"], "--format", fmt, "--out", str(tmp_path / f"g.{fmt}")])
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "GCNII cannot be exported to" in err and "\x1b" not in err, err
+        assert not list(tmp_path.glob(f"*g.{fmt}*"))
 
 
 def test_export_command_is_one_line_for_a_bad_file(tmp_path, capsys):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from .models import NodeClassifier
 from .training.checkpoint import atomic_write, load_model
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript"}
 
 #: rows of the graph an MLP with position features is checked on when exported
 CHECK_ROWS = 512
@@ -88,12 +91,11 @@ def example_inputs(model: NodeClassifier, num_nodes: int = 64, seed: int = 0) ->
 
 def export_model(model: NodeClassifier, path: str | Path, fmt: str,
                  inputs: tuple[Tensor, ...] | None = None) -> dict[str, Any]:
-    """Write ``model`` to ``path`` as ``fmt`` (``onnx`` or ``torchscript``), atomically; an
-    ONNX file is checked in onnxruntime against PyTorch on ``inputs`` (default: random
-    inputs of the right width): the same predictions, and logits within float32 rounding of
-    PyTorch's, ``1e-5`` of the largest logit (at least ``1e-5``; sums over thousands of input
-    features differ in their last bits between the two runtimes). Returns what was written
-    and checked."""
+    """Write ``model`` to ``path`` as ``fmt`` (``onnx`` or ``torchscript``), atomically, once the
+    file is checked against PyTorch (in onnxruntime, or TorchScript's loader) on ``inputs``
+    (default: random inputs of the right width) and on a random graph of another size
+    (:func:`_check_export`); a file that fails is not written. Returns what was written and
+    checked."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}: use onnx or torchscript.")
     if model.uses_graph and set(model.graph_attributes) - {"edge_weight"}:
@@ -106,45 +108,73 @@ def export_model(model: NodeClassifier, path: str | Path, fmt: str,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = ["x", "edge_index", "edge_weight"][: len(inputs)]
+    buffer = io.BytesIO()
     if fmt == "torchscript":
         try:
             with torch.no_grad(), quiet():
                 scripted = torch.jit.trace(wrapper, inputs, check_trace=False)
+            torch.jit.save(scripted, buffer)  # a traced Python call fails only here
         except Exception as err:  # noqa: BLE001 - a layer that does not trace: one line
             raise ConfigError(_cannot(model, "TorchScript", err)) from None
-        buffer = io.BytesIO()
-        torch.jit.save(scripted, buffer)
-        atomic_write(path, lambda f: f.write(buffer.getvalue()))
-        loaded = torch.jit.load(str(path))
-        with torch.no_grad():
-            got = loaded(*inputs)
-        return {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max()),
-                "same_predictions": bool(torch.equal(got.argmax(-1), expected.argmax(-1)))}
-    dims: dict[str, Any] = {"x": {0: torch.export.Dim("num_nodes", min=2)}}
-    if len(inputs) > 1:
-        edges = torch.export.Dim("num_edges", min=2)
-        dims["edge_index"] = {1: edges}
-        if len(inputs) > 2:
-            dims["edge_weight"] = {0: edges}
+    else:
+        dims: dict[str, Any] = {"x": {0: torch.export.Dim("num_nodes", min=2)}}
+        if len(inputs) > 1:
+            edges = torch.export.Dim("num_edges", min=2)
+            dims["edge_index"] = {1: edges}
+            if len(inputs) > 2:
+                dims["edge_weight"] = {0: edges}
+        try:
+            # the exporter's informational logging (missing torchvision ops, graph dumps) off
+            with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir"):
+                program = torch.onnx.export(wrapper, inputs, input_names=names, output_names=["logits"],
+                                            dynamic_shapes=dims, dynamo=True, verbose=False)
+        except Exception as err:  # noqa: BLE001 - a layer that does not export: one line
+            raise ConfigError(_cannot(model, "ONNX", err)) from None
+        program.save(buffer)
+    # checked before it takes the name: on its own inputs, and on a graph of another size (a trace
+    # that fixed the size is refused)
+    checked = path.with_name(f".{path.name}.unchecked{os.getpid()}")
+    atomic_write(checked, lambda f: f.write(buffer.getvalue()))
+    other = example_inputs(model, num_nodes=int(inputs[0].size(0)) + 37, seed=1)
     try:
-        # the exporter's informational logging (missing torchvision ops, graph dumps) off
-        with quiet("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir"):
-            program = torch.onnx.export(wrapper, inputs, input_names=names, output_names=["logits"],
-                                        dynamic_shapes=dims, dynamo=True, verbose=False)
-    except Exception as err:  # noqa: BLE001 - a layer that does not export: one line
-        raise ConfigError(_cannot(model, "ONNX", err)) from None
-    buffer = io.BytesIO()
-    program.save(buffer)
-    atomic_write(path, lambda f: f.write(buffer.getvalue()))
-    got = torch.as_tensor(run_onnx(path, inputs))
-    result = {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max()),
-              "same_predictions": bool(torch.equal(got.argmax(-1), expected.argmax(-1)))}
-    tolerance = 1e-5 * max(1.0, float(expected.abs().max()))
-    if not result["same_predictions"] or result["max_abs_diff"] > tolerance:
-        raise ConfigError(f"The ONNX export of {type(model).__name__} does not reproduce PyTorch in onnxruntime "
-                          f"(largest logit difference {result['max_abs_diff']:.2e}, allowed {tolerance:.1e}); "
-                          "use --format torchscript.")
-    return result
+        result = _check_export(checked, fmt, model, [(inputs, expected), (other, None)], wrapper)
+        os.replace(checked, path)
+    finally:
+        checked.unlink(missing_ok=True)
+    return {"path": str(path), "format": fmt, **result}
+
+
+def _check_export(path: Path, fmt: str, model: NodeClassifier, cases: list, wrapper: nn.Module) -> dict[str, Any]:
+    """The exported file run (in onnxruntime, or TorchScript's loader) on each ``(inputs, expected logits)``
+    (``None``: computed here): the same predictions as PyTorch and logits within float32 rounding, ``1e-5`` of
+    the largest logit (at least ``1e-5``; sums over thousands of input features differ in their last bits
+    between runtimes). Returns ``max_abs_diff`` and ``same_predictions`` on the first case; else one line."""
+    loaded = torch.jit.load(str(path)) if fmt == "torchscript" else None
+    found = []
+    for i, (inputs, expected) in enumerate(cases):
+        with torch.no_grad():
+            expected = wrapper(*inputs) if expected is None else expected
+            try:
+                got = loaded(*inputs) if loaded is not None else torch.as_tensor(run_onnx(path, inputs))
+            except Exception as err:  # noqa: BLE001 - e.g. a trace that fixed the graph's size
+                lines = [line for line in str(err).splitlines() if line.strip()]
+                got, failure = None, _first_words(lines[-1] if lines else err, 160)  # the error, not its trace
+        if got is not None:
+            diff, same = float((got - expected).abs().max()), bool(torch.equal(got.argmax(-1), expected.argmax(-1)))
+            tolerance = 1e-5 * max(1.0, float(expected.abs().max()))
+            failure = None if same and diff <= tolerance else (f"largest logit difference {diff:.2e}, allowed "
+                                                               f"{tolerance:.1e}")
+            found.append({"max_abs_diff": diff, "same_predictions": same})
+        if failure:
+            what = "the inputs it was exported with" if i == 0 else "a graph of another size"
+            raise ConfigError(f"The {FORMAT_NAMES[fmt]} export of {type(model).__name__} does not reproduce PyTorch "
+                              f"on {what} ({failure}); use the other format, or export an MLP student.")
+    return found[0]
+
+
+def _first_words(err: Exception | str, limit: int = 200) -> str:
+    """An exception's message on one line, without the exporter's terminal colours."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(err)).split())[:limit]
 
 
 def run_onnx(path: str | Path, inputs: tuple[Tensor, ...]) -> Any:
@@ -244,6 +274,6 @@ def positions_path(exported: str | Path) -> Path:
 def _cannot(model: NodeClassifier, what: str, err: Exception) -> str:
     layers = sorted({type(m).__name__ for m in model.modules() if m.__module__.startswith("torch_geometric")})
     where = f" (its PyG layers: {', '.join(layers)})" if layers else ""
-    first = " ".join(str(err).split())[:200]
+    first = _first_words(err)
     return (f"{type(model).__name__}{where} cannot be exported to {what}: {type(err).__name__}: {first}. Try the "
             "other format, or export an MLP student.")
