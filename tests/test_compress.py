@@ -375,8 +375,10 @@ def test_export_onnx_and_torchscript_reproduce_pytorch_on_other_graph_sizes(tmp_
     assert torch.allclose(torch.jit.load(str(tmp_path / "m.torchscript"))(*inputs), expected, atol=1e-5)
 
 
-def test_a_gcn_that_reads_edge_weights_exports_with_them_as_an_input(tmp_path):
-    model = GCN(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2, edge_weight=True).eval()
+@pytest.mark.parametrize("model_class,options", [(GCN, {}), (GraphSAGE, {}), (GraphSAGE, {"aggr": "gcn"})])
+def test_a_gnn_that_reads_edge_weights_exports_with_them_as_an_input(tmp_path, model_class, options):
+    model = model_class(in_channels=12, out_channels=3, hidden_channels=8, num_layers=2, edge_weight=True,
+                        **options).eval()
     for fmt in ("onnx", "torchscript"):
         result = export_model(model, tmp_path / f"w.{fmt}", fmt)
         assert result["same_predictions"] and result["max_abs_diff"] < 1e-4

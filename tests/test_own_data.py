@@ -406,14 +406,16 @@ def _weighted_graph(n: int = 400, classes: int = 4):
     return Data(x=x, edge_index=torch.stack([src, dst])[:, keep], edge_weight=weight[keep], y=y)
 
 
-def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sampled(tmp_path, fit):
+@pytest.mark.parametrize("model_config,name", [("synthetic/gcn.yaml", "GCN"), ("cora/sage.yaml", "GraphSAGE"),
+                                                ("cora/sage_sampled_gcn_aggregator.yaml", "GraphSAGE")])
+def test_a_gnn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sampled(tmp_path, fit, model_config, name):
     file = save_graph(_weighted_graph(), tmp_path / "weighted.pt")
-    gcn = ["--config", config("synthetic/gcn.yaml"), f"--data.dataset={file}", "--trainer.max_epochs=100",
-           "--model.init_args.model.init_args.num_layers=2"]
+    gcn = ["--config", config(model_config), f"--data.dataset={file}", "--trainer.max_epochs=100",
+           "--model.init_args.model.init_args.num_layers=2", "--data.loader=full"]
     asked = "--model.init_args.model.init_args.edge_weight=true"
     sampled = ["--data.loader=neighbor", "--data.num_neighbors=[-1,-1]", "--data.batch_size=64",
                "--data.inference_batch_size=50"]  # layer-wise inference in chunks too
-    with pytest.warns(UserWarning, match="GCN counts every edge once: a GCN reads them with edge_weight: true"):
+    with pytest.warns(UserWarning, match=f"{name} counts every edge once: {name} reads them with edge_weight: true"):
         unweighted = fit(*gcn)["test"]
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*counts every edge once")  # read: no such line
@@ -422,7 +424,7 @@ def test_a_gcn_asked_to_read_edge_weights_learns_from_them_full_graph_and_sample
     assert weighted > unweighted + 0.15 and weighted_sampled > unweighted + 0.15, (unweighted, weighted,
                                                                                    weighted_sampled)
     with pytest.raises(ConfigError, match="has none"):  # a graph without weights: one line, no training
-        fit("--config", config("synthetic/gcn.yaml"), asked, "--trainer.max_epochs=1")
+        fit("--config", config(model_config), "--data.dataset=synthetic", asked, "--trainer.max_epochs=1")
 
 
 def test_a_warning_for_the_user_is_one_line_from_the_command(tmp_path, capsys):
@@ -628,3 +630,14 @@ def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, c
     main(["predict", "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--data.split=glnn",
           f"--ckpt_path={run['best_checkpoint']}", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
     assert pd.read_csv(out / "predictions.csv")["node"].tolist() == ids[:239]
+
+
+def test_compress_gives_gcn_and_sage_students_the_edge_weights_of_a_weighted_graph(tmp_path):
+    from graphdistill.experiments.compress import READ_EDGE_WEIGHTS, Compress
+
+    weighted, plain = _weighted_graph(), _tiny_graph()
+    for student, reads in (("gcn", True), ("sage", True), ("gat", False), ("mlp", False)):
+        for graph, expected in ((weighted, reads), (plain, False)):
+            run = Compress(out=tmp_path / student, student=student)
+            run.read_weights(graph)
+            assert run.student_weights == ([READ_EDGE_WEIGHTS] if expected else []), (student, expected)

@@ -2,8 +2,9 @@
 
 1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file or a module spec),
    else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first; on a
-   graph with edge weights it reads them (GCN's ``edge_weight``), and so does a GCN student
-   (unless its config sets ``edge_weight``; the other students count every edge once).
+   graph with edge weights it reads them (GCN's ``edge_weight``), and so does a GCN or
+   GraphSAGE student (unless its config sets ``edge_weight``; MLP and GAT students count every
+   edge once or read none).
 2. **Baseline**: the student trained alone.
 3. **Search** (Optuna, TPE sampler): each trial picks a method and that method's few
    sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
@@ -203,7 +204,7 @@ class Compress:
             raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
         self.data_label = _data_label(self.data_args)  # what the report names: a file as given
         self.dataset = config_folder(self.data_label)  # which configs/<folder> gives the defaults
-        self.student_weights: list[str] = []  # set by run(): a GCN student's edge_weight on a weighted graph
+        self.student_weights: list[str] = []  # set by run(): a GCN or SAGE student's edge_weight
 
     # ------------------------------------------------------------------ configs
     def _config(self, name: str) -> Path:
@@ -262,10 +263,10 @@ class Compress:
         return self.fit(configs, workdir, seed, *self.student_weights, *extra, callbacks=callbacks)
 
     def read_weights(self, graph: Any) -> None:
-        """On a graph with edge weights a GCN student reads them, as the default teacher does (unless its config
-        sets ``edge_weight`` itself)."""
+        """On a graph with edge weights a GCN or GraphSAGE student reads them, as the default teacher does
+        (unless its config sets ``edge_weight`` itself)."""
         own = "edge_weight" in (self.student_model_spec().get("init_args") or {})
-        if "edge_weight" in graph and self.student_kind == "gcn" and not own:
+        if "edge_weight" in graph and self.student_kind in ("gcn", "sage") and not own:
             self.student_weights = [READ_EDGE_WEIGHTS]
 
     # ------------------------------------------------------------------ steps

@@ -254,19 +254,33 @@ class GraphSAGE(StackedNodeClassifier):
             weight), or ``gcn``: the mean over the node and its neighbours through one weight
             matrix, ``W (x_v + Σ_u x_u) / (deg(v) + 1) + b`` (DGL's ``SAGEConv`` "gcn"
             aggregator, the teacher in GLNN's, NOSMOG's and VQGraph's code; half the weights).
+        edge_weight: read the graph's ``edge_weight``: each neighbour's message is scaled by
+            its edge's weight before the aggregation, as DGL's ``SAGEConv(edge_weight=...)``
+            does (``mean``: ``Σ w_uv x_u / deg(v)``; ``gcn``: ``(x_v + Σ w_uv x_u) / (deg(v) + 1)``,
+            ``deg`` counting edges). Off (the default), every edge counts 1.
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
                  dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
-                 aggr: str = "mean") -> None:
+                 aggr: str = "mean", edge_weight: bool = False) -> None:
         if aggr != "gcn":
             try:
                 aggregation_resolver(aggr)
             except (ValueError, TypeError):
                 raise ConfigError(f"GraphSAGE: unknown aggr {aggr!r}: use mean, sum, max or gcn.") from None
         self._aggr = aggr
+        extra = {"edge_weight": True} if edge_weight else {}  # the spec (and config hash) of unweighted ones stay
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
-                         aggr=aggr)
+                         aggr=aggr, **extra)
+        self.graph_attributes = ("edge_weight",) if edge_weight else ()
+
+    def edge_attribute(self, **graph: Tensor) -> Tensor | None:
+        return graph["edge_weight"].float() if self.graph_attributes else None
+
+    def check_graph(self, data: Any) -> None:
+        if self.graph_attributes and data.get("edge_weight") is None:
+            raise ConfigError("GraphSAGE reads edge weights (edge_weight: true) but the graph has none: give the "
+                              "graph an edge_weight, or set the model's edge_weight: false.")
 
     @property
     def sparse_input(self) -> bool:  # type: ignore[override]  # the first layer projects first
@@ -284,6 +298,8 @@ class GraphSAGE(StackedNodeClassifier):
 
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
                     edge_attr: Tensor | None = None) -> Tensor:
+        if edge_attr is not None:
+            return self._weighted_layer(layer, x, edge_index, edge_attr)
         if not self.projects_first(layer.lin_l.in_channels, layer.out_channels):
             return layer(x, edge_index)
         sources, targets = x if isinstance(x, tuple) else (x, x)
@@ -294,6 +310,21 @@ class GraphSAGE(StackedNodeClassifier):
             in_degree = degree(edge_index[1], targets.size(0), dtype=out.dtype)
             return (out + own) / (in_degree + 1).unsqueeze(-1) + layer.lin_l.bias
         return out + layer.lin_l.bias + layer.lin_r(targets)
+
+    def _weighted_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor,
+                        weight: Tensor) -> Tensor:
+        """The layer with each message ``x_u`` scaled by its edge's weight (see ``edge_weight``)."""
+        sources, targets = x if isinstance(x, tuple) else (x, x)
+        first = self.projects_first(layer.lin_l.in_channels, layer.out_channels)
+        h = F.linear(sources, layer.lin_l.weight) if first else sources  # a sparse product for CSR features
+        src, dst = edge_index
+        out = layer.aggr_module(weight.unsqueeze(-1) * h[src], dst, dim_size=targets.size(0))
+        if self._aggr == "gcn":
+            own = h if targets is sources else F.linear(targets, layer.lin_l.weight)
+            in_degree = degree(dst, targets.size(0), dtype=out.dtype)
+            return (out + own) / (in_degree + 1).unsqueeze(-1) + layer.lin_l.bias
+        out = out + layer.lin_l.bias if first else layer.lin_l(out)
+        return out + layer.lin_r(targets)
 
 
 #: aggregations that commute with a linear map (GraphSAGE projects before aggregating)

@@ -6,6 +6,7 @@ the distillation module extends its loss and nothing else.
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from pathlib import Path
@@ -89,8 +90,11 @@ class NodeClassificationModule(L.LightningModule):
             model.check_graph(datamodule.data)
             if ("edge_weight" in datamodule.data and model.uses_graph
                     and "edge_weight" not in model.graph_attributes):
+                reads = "edge_weight" in inspect.signature(type(model)).parameters
+                how = (f"{type(model).__name__} reads them with edge_weight: true" if reads
+                       else "GCN and GraphSAGE read them with edge_weight: true")
                 rank_zero_warn(f"The graph has edge weights, but {type(model).__name__} counts every edge once: "
-                               "a GCN reads them with edge_weight: true.", category=GraphDistillWarning)
+                               f"{how}.", category=GraphDistillWarning)
         if not len(self.metrics):
             splits = ["train", "val", "test"] + (["test_observed", "test_unseen"] if datamodule.inductive else [])
             for split in splits:
