@@ -28,8 +28,9 @@ writes them beside the exported student. A graph may
 instead hold **multi-label** targets, ``y`` (``labels``; a ``labels`` column in node tables) of
 shape ``[N, T]`` with 0/1 entries: the task becomes T binary ones, trained with binary
 cross-entropy and scored by the ROC-AUC averaged over the tasks (as on ogbn-proteins). A node
-is labelled in every task or in none: a row of ``-1`` (an empty ``labels`` cell) marks an
-unlabelled node, kept as ``-1`` in ``y`` and, as above, never in a split. Such a graph has no
+may be labelled in some tasks only: ``-1`` (or NaN) marks a task whose target is unknown
+there, kept as ``-1`` in ``y``, left out of the loss and the score; a row of ``-1`` (an empty
+``labels`` cell) is an unlabelled node, never in a split. Such a graph has no
 per-class split: give masks, or a ratio split (``--data.split 0.6,0.2,0.2``, drawn over the
 labelled nodes, not stratified). Unless
 ``undirected=False``, every edge is made to go both ways; duplicate edges are merged
@@ -390,26 +391,21 @@ def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Ten
 
 
 def _multilabel(path: Path, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Multi-label targets ``[N, T]`` as float 0/1 (a row of ``-1`` or NaN: an unlabelled node, kept as ``-1``)
-    and which nodes are labelled, or one line naming the problem."""
+    """Multi-label targets ``[N, T]`` as float 0/1 with ``-1`` where a task's target is unknown (``-1`` or NaN in
+    the file), and which nodes are labelled (in at least one task), or one line naming the problem."""
     if labels.size(1) == 0:
         raise DatasetFileError(f"{path}: multi-label y has no task (shape {list(labels.shape)}).")
     values = labels.float().nan_to_num(-1.0)
     missing = values == -1
-    unlabelled = missing.all(1)
-    partly = missing.any(1) & ~unlabelled
-    if bool(partly.any()):
-        row = int(partly.nonzero()[0])
-        raise DatasetFileError(f"{path}: node {row} is labelled in some tasks and not in others; give 0 or 1 for "
-                               "every task, or -1 for every task (an empty labels cell) to leave it unlabelled.")
-    known = values[~unlabelled]
+    known = values[~missing]
     if not bool(((known == 0) | (known == 1)).all()):
         bad = known[(known != 0) & (known != 1)][0]
-        raise DatasetFileError(f"{path}: multi-label targets must be 0 or 1 for every task (or -1 for every task: "
-                               f"an unlabelled node), found {float(bad)}.")
-    if bool(unlabelled.all()):
+        raise DatasetFileError(f"{path}: multi-label targets must be 0 or 1 (or -1 where a task's target is "
+                               f"unknown), found {float(bad)}.")
+    labelled = ~missing.all(1)
+    if not bool(labelled.any()):
         raise DatasetFileError(f"{path}: no node is labelled; give 0/1 targets for some nodes.")
-    return values, ~unlabelled
+    return values, labelled
 
 
 def _assemble_graph(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor,

@@ -43,8 +43,9 @@ class OGBEvaluatorMetric(Metric):
 
 class MultilabelROCAUC(Metric):
     """The ROC-AUC of each task averaged over the tasks, from logits ``[N, T]`` and 0/1 targets of any dtype (the
-    graph's float targets, as the loss reads them). As OGB's evaluator for ogbn-proteins, a task whose targets
-    here are all 0 or all 1 (its ROC-AUC undefined) is left out of the average; with no such task to score, the
+    graph's float targets, as the loss reads them), each task over the nodes whose target is known there (``-1``:
+    unknown). As OGB's evaluator for ogbn-proteins, a task whose known targets are all 0 or all 1 (its ROC-AUC
+    undefined) is left out of the average; with no such task to score, the
     result is 0.5, chance. States are concatenated across DDP ranks."""
 
     full_state_update = False
@@ -64,9 +65,12 @@ class MultilabelROCAUC(Metric):
         from torchmetrics.utilities import dim_zero_cat
 
         preds, target = dim_zero_cat(self.preds), dim_zero_cat(self.target)
-        positives = target.sum(0)
-        scored = [binary_auroc(preds[:, t], target[:, t]) for t in range(self.num_labels)
-                  if 0 < int(positives[t]) < target.size(0)]
+        scored = []
+        for t in range(self.num_labels):
+            known = target[:, t] >= 0  # -1: this task's target unknown at that node
+            positives = int(target[known, t].sum())
+            if 0 < positives < int(known.sum()):
+                scored.append(binary_auroc(preds[known, t], target[known, t]))
         return torch.stack(scored).mean() if scored else torch.tensor(0.5)
 
 

@@ -54,13 +54,13 @@ def ratio_split(y: Tensor, num_classes: int, ratios: tuple[float, float, float],
     ``round(n · train)`` to train, ``round(n · val)`` to val and ``round(n · test)`` to test
     (what rounding leaves over goes to test when the fractions sum to 1, else to none).
     Multi-label targets (``[N, T]``) have no class to stratify by: all labelled nodes (a row
-    of ``-1`` is an unlabelled one) are one group."""
+    of ``-1`` is an unlabelled one; a node labelled in some tasks is labelled) are one group."""
     n = y.size(0)
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n, generator=gen)
     masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
     whole = abs(sum(ratios) - 1) < 1e-9
-    groups = [perm[(y[perm] >= 0).all(1)]] if y.dim() == 2 else [perm[y[perm] == c] for c in range(num_classes)]
+    groups = [perm[(y[perm] >= 0).any(1)]] if y.dim() == 2 else [perm[y[perm] == c] for c in range(num_classes)]
     for idx in groups:
         n_train, n_val = round(len(idx) * ratios[0]), round(len(idx) * ratios[1])
         n_test = len(idx) - n_train - n_val if whole else round(len(idx) * ratios[2])

@@ -115,8 +115,9 @@ class NodeClassificationModule(L.LightningModule):
         return self.model(**self.model.inputs(batch))
 
     def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
-        if self.multilabel:
-            return F.binary_cross_entropy_with_logits(logits, target.float())
+        if self.multilabel:  # the known targets only (-1: a task's target unknown at that node)
+            known = target >= 0
+            return F.binary_cross_entropy_with_logits(logits[known], target[known].float())
         return F.cross_entropy(logits, target)
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
