@@ -1,5 +1,5 @@
 """Every module under DDP: 2 CPU processes (gloo) train, validate and test the same model as
-one process, for plain training and every packaged method config (among them extra student
+one process (and predict the same file), for plain training and every packaged method config (among them extra student
 passes inside a step, several optimizers, K students with K discriminators, once-per-run
 caches computed on the graph); and the SLURM scripts' command as a 2-task job."""
 
@@ -94,6 +94,21 @@ def test_two_processes_match_one(tmp_path, teacher, method):
     assert abs(one["best_val"] - two_results["best_val"]) <= TOLERANCE
     assert abs(one["test"] - two_results["test"]) <= TOLERANCE
     assert one["test"] > 0.3  # it learned (chance is 0.2)
+
+
+def test_predict_under_two_processes_writes_the_one_process_predictions(tmp_path, teacher):
+    """Each rank predicts the whole graph (Lightning's predict sampler gave rank 1 nothing: a crash) and rank 0
+    writes predictions.csv, byte for byte the one-process file."""
+    from graphdistill.cli import main
+
+    args = ["predict", "--config", config("synthetic/gcn.yaml"), f"--ckpt_path={teacher}", "--trainer.logger=false"]
+    two = _process(tmp_path, "two", [], launcher=[
+        sys.executable, "-m", "graphdistill.cli", *args, "--trainer.accelerator=cpu", "--trainer.devices=2",
+        "--trainer.strategy=ddp", f"--trainer.default_root_dir={tmp_path / 'two'}"])
+    main([*args, f"--trainer.default_root_dir={tmp_path / 'one'}"])
+    assert _finish(two).count("Wrote ") == 1  # rank 0 only
+    one = (tmp_path / "one" / "predictions.csv").read_text()
+    assert one.count("\n") == 3001 and (tmp_path / "two" / "predictions.csv").read_text() == one
 
 
 def _srun_line(script: str) -> list[str]:

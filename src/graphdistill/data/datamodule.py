@@ -536,4 +536,14 @@ class NodeDataModule(L.LightningDataModule):
         return self._full_graph_loader()
 
     def predict_dataloader(self) -> DataLoader:
-        return self._full_graph_loader()
+        """The whole graph, on every process: under DDP each rank predicts it (Lightning's
+        predict sampler would hand the one graph to rank 0 and nothing to the others) and
+        rank 0 writes the predictions."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size <= 1:
+            return self._full_graph_loader()
+        from torch.utils.data.distributed import DistributedSampler
+
+        graphs = [self.data]
+        sampler = DistributedSampler(graphs, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False)
+        return DataLoader(graphs, batch_size=1, sampler=sampler, collate_fn=_single)
