@@ -640,7 +640,14 @@ def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, c
     folder = save_graph(data, tmp_path / "g", ids=ids)
     run = fit("--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--trainer.max_epochs=30")
     out = tmp_path / "predicted"
-    capsys.readouterr()
+    for command in ("predict", "test", "validate"):  # without a checkpoint: one line, not an untrained model's scores
+        with pytest.raises(SystemExit):
+            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
+                  f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
+        err = capsys.readouterr().err.strip()
+        assert err == (f"graphdistill: error: graphdistill {command} runs a trained model: give --ckpt_path CKPT (a "
+                       "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder)."), err
+    assert not out.exists()
     main(["predict", "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
           f"--ckpt_path={run['best_checkpoint']}", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
     assert f"Wrote {out / 'predictions.csv'}: one row per node, its prediction" in capsys.readouterr().out

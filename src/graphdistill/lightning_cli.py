@@ -207,9 +207,23 @@ class GraphDistillCLI(LightningCLI):
         else:
             _refuse_existing_run(_checkpoint_folder(self.trainer))
 
+    def _require_checkpoint(self) -> None:
+        """``validate``, ``test`` and ``predict`` read a trained model: without ``--ckpt_path``
+        Lightning would score the freshly initialised one."""
+        if not self.config[self.subcommand].get("ckpt_path"):
+            raise ConfigError(f"graphdistill {self.subcommand} runs a trained model: give --ckpt_path CKPT (a "
+                              "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
+
+    def before_validate(self) -> None:
+        self._require_checkpoint()
+
+    def before_test(self) -> None:
+        self._require_checkpoint()
+
     def before_predict(self) -> None:
         """``predict`` writes what it predicts, one row per node, to
         ``<trainer.default_root_dir>/predictions.csv`` (:class:`PredictionWriter`)."""
+        self._require_checkpoint()
         self.predictions_path = Path(self.trainer.default_root_dir) / "predictions.csv"
         self.trainer.callbacks.append(PredictionWriter(self.predictions_path))
 
