@@ -185,6 +185,14 @@ def test_bad_graph_files_give_one_line(tmp_path):
         NodeDataModule(str(tmp_path / "bad.npz")).data  # noqa: B018
     with pytest.raises(ConfigError, match="three fractions"):
         NodeDataModule(str(tmp_path / "noy.pt"), split="0.6,0.5,0.2")
+    tables = save_graph(data, tmp_path / "tables")
+    with pytest.raises(ConfigError, match=f"one of the graph's two tables: give the folder .*--data.dataset {tables}/"):
+        NodeDataModule(str(tables / "nodes.csv")).data  # noqa: B018
+    from graphdistill.experiments.compress import Compress
+
+    with pytest.raises(ConfigError, match="No search space for method 'kdd'"):  # before anything trains
+        Compress(out=tmp_path / "compress", methods=["kd", "kdd"])
+    assert not (tmp_path / "compress").exists()
 
 
 class _RunsCode:

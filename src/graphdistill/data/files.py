@@ -96,6 +96,9 @@ def read_graph_file(path: str | Path, undirected: bool = True) -> tuple[Data, in
         raw = _read_pt(path)
     elif suffix == ".npz":
         raw = _read_npz(path)
+    elif path.stem in ("nodes", "edges") and path.suffix.lower() in _TABLE_SUFFIXES:
+        raise ConfigError(f"{path} is one of the graph's two tables: give the folder that holds nodes and edges, "
+                          f"--data.dataset {path.parent}/")
     else:
         raise ConfigError(f"Cannot read a graph from {path}: use a .pt file (PyG Data), an .npz (Shchur/CPF layout) "
                           "or a folder with nodes.csv|parquet and edges.csv|parquet.")

@@ -205,6 +205,8 @@ class Compress:
         self.data_label = _data_label(self.data_args)  # what the report names: a file as given
         self.dataset = config_folder(self.data_label)  # which configs/<folder> gives the defaults
         self.student_weights: list[str] = []  # set by run(): a GCN or SAGE student's edge_weight
+        for method in self.methods or []:  # a misspelt method: one line now, not after the teacher trained
+            SearchSpace.load(method)
 
     # ------------------------------------------------------------------ configs
     def _config(self, name: str) -> Path:
