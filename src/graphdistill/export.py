@@ -14,10 +14,11 @@ component, in their original order), rebuilt from the checkpoint's data record. 
 that is not in that graph gets the mean of its neighbours' rows, zeros if it has none:
 the rule graphdistill applies to nodes unseen in training (NOSMOG's). Input dropout and the
 sparse feature path are training-time details and are left out; the exported model
-computes what the checkpoint computes in eval mode. The ONNX file is checked by running it
-in onnxruntime on the inputs it was exported with (random ones, or for an MLP with position
-features the graph's own first rows): its predictions must equal PyTorch's and its logits
-agree to float32 rounding.
+computes what the checkpoint computes in eval mode. Before it is written, the file (ONNX in
+onnxruntime, TorchScript in its loader) is run on the inputs it was exported with (random
+ones, or for an MLP with position features the graph's own first rows) and on a random graph
+of another size: its predictions must equal PyTorch's and its logits agree to float32
+rounding, so a file that only runs at one graph size is never shipped.
 A GNN layer that does not export is named in a one-line error.
 """
 
