@@ -621,6 +621,8 @@ def test_class_names_in_the_label_column_number_the_classes_in_sorted_order(tmp_
     nodes.to_csv(folder / "nodes.csv", index=False)
     read = NodeDataModule(str(folder)).data
     assert read.class_names == ["Case_Based", "Neural_Networks", "Theory"]
+    with pytest.raises(ConfigError, match=r"Class 0 \('Case_Based'\) has 79 labelled nodes, too few"):  # named
+        NodeDataModule(str(folder), train_per_class=60, val_per_class=20).data  # noqa: B018
     expected = torch.tensor([2, 1, 0])[data.y]
     expected[5] = -1
     assert torch.equal(read.y, expected)

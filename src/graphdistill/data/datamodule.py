@@ -21,7 +21,15 @@ from .datasets import DatasetInfo, dataset_info, default_root, graph_sha256, loa
 from .files import content_sha256, read_graph_file
 from .metrics import make_metric
 from .positions import extend_to_unseen, spectral_positions
-from .splits import check_class_sizes, largest_component, parse_ratios, per_class_split, ratio_split, unseen_test_nodes
+from .splits import (
+    check_class_sizes,
+    class_name,
+    largest_component,
+    parse_ratios,
+    per_class_split,
+    ratio_split,
+    unseen_test_nodes,
+)
 from .synthetic import CSBMConfig, make_csbm
 
 
@@ -115,7 +123,8 @@ def check_split_covers(data: Data, num_classes: int, split: str, multilabel: boo
         counts = torch.bincount(data.y[data[name]], minlength=num_classes)
         if bool((counts == 0).any()):
             c = int((counts == 0).nonzero()[0])
-            raise ConfigError(f"Class {c} has no {name.split('_')[0]} node in the {split} split (it has "
+            raise ConfigError(f"{class_name(c, getattr(data, 'class_names', None))} has no {name.split('_')[0]} "
+                              f"node in the {split} split (it has "
                               f"{int((data.y == c).sum())} labelled nodes): label more nodes of it, change the split, "
                               "or drop the class.")
 
@@ -297,7 +306,8 @@ class NodeDataModule(L.LightningDataModule):
                                                                          self.split_seed)
         elif not self._uses_official():
             if self.info.family == "file":
-                check_class_sizes(data.y, num_classes, (self.train_per_class, self.val_per_class), "random")
+                check_class_sizes(data.y, num_classes, (self.train_per_class, self.val_per_class), "random",
+                                  getattr(data, "class_names", None))
             data.train_mask, data.val_mask, data.test_mask = per_class_split(
                 data.y, num_classes, self.train_per_class, self.val_per_class, self.split_seed
             )

@@ -70,15 +70,21 @@ def ratio_split(y: Tensor, num_classes: int, ratios: tuple[float, float, float],
     return masks[0], masks[1], masks[2]
 
 
-def check_class_sizes(y: Tensor, num_classes: int, need: tuple[int, int], split: str) -> None:
+def class_name(c: int, names: list[str] | None = None) -> str:
+    """How a message names class ``c``: ``Class 2``, or ``Class 2 ('Theory')`` where the graph names its classes."""
+    return f"Class {c}" + (f" ({names[c]!r})" if names else "")
+
+
+def check_class_sizes(y: Tensor, num_classes: int, need: tuple[int, int], split: str,
+                      names: list[str] | None = None) -> None:
     """Refuse a class with fewer labelled nodes than the split gives it (``need``: the least
     train and val nodes per class), naming the class and what to change."""
     counts = torch.bincount(y[y >= 0], minlength=num_classes)
     for c, n in enumerate(counts.tolist()):
         if n < sum(need) + 1:
             raise ConfigError(
-                f"Class {c} has {n} labelled nodes, too few for the {split} split (it needs at least {need[0]} "
-                f"train + {need[1]} val + 1 test node per class): lower --data.train_per_class / "
+                f"{class_name(c, names)} has {n} labelled nodes, too few for the {split} split (it needs at least "
+                f"{need[0]} train + {need[1]} val + 1 test node per class): lower --data.train_per_class / "
                 "--data.val_per_class, use a ratio split (--data.split 0.6,0.2,0.2), or label more nodes.")
 
 
