@@ -1,8 +1,10 @@
 """GraphAKD (adversarial component, frozen teacher) and OAD (online group of students)."""
 
+import copy
 import math
 
 import lightning as L
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -280,6 +282,21 @@ def test_ring_losses_by_hand():
         assert loss.item() == pytest.approx(expect, rel=1e-6), j
 
 
+def test_oad_predicts_with_the_student_best_on_validation(synthetic_teacher):  # noqa: F811
+    """Student 2 is a trained GCN, the others untrained: predict_step returns student 2's logits."""
+    from graphdistill.data import NodeDataModule
+
+    trained = load_model(synthetic_teacher).model.eval()
+    module = OnlineDistillationModule(copy.deepcopy(trained), num_students=3).eval()
+    module.peers[1].load_state_dict(trained.state_dict())  # student 2
+    for student in module.students[:2]:
+        for p in student.parameters():
+            torch.nn.init.normal_(p, std=0.01)
+    data = NodeDataModule(dataset="synthetic").data
+    with torch.no_grad():
+        assert torch.equal(module.predict_step(data, 0), trained(data.x, data.edge_index).logits)
+
+
 def test_oad_rejects_students_it_cannot_pair():
     with pytest.raises(ConfigError, match="same hidden_channels"):
         OnlineDistillationModule(GCN(16, 3, hidden_channels=8), num_students=2,
@@ -322,6 +339,13 @@ def test_oad_run_reports_each_student_and_saves_them_for_use_alone(tmp_path, cap
                         f"--model.init_args.teacher={best['checkpoint']}", "--trainer.max_epochs=2",
                         f"--trainer.default_root_dir={tmp_path / 'kd'}", "--trainer.logger=false")
     assert distilled["teacher"]["model"] == "GCN"
+    # predict on the run's checkpoint predicts with the student best on validation: its test accuracy
+    main(["predict", "--config", config("synthetic/student_gcn.yaml"), "--config", config("methods/oad.yaml"),
+          f"--ckpt_path={result['best_checkpoint']}", f"--trainer.default_root_dir={tmp_path / 'predicted'}",
+          "--trainer.logger=false"])
+    predicted = torch.tensor(pd.read_csv(tmp_path / "predicted" / "predictions.csv")["prediction"].to_numpy())
+    mask = data.test_mask
+    assert (predicted[mask] == data.y[mask]).float().mean().item() == pytest.approx(result["test"], abs=1e-6)
 
 
 # ---------------------------------------------------------------- NaN stops the run

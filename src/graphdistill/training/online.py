@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data.metrics import score as evaluation_score
 from ..distill.online import PeerDiscriminator, group_kl, ring_discriminator_losses, ring_fooling_losses
 from ..errors import ConfigError
 from ..models import NodeClassifier, build_model
@@ -190,6 +191,14 @@ class OnlineDistillationModule(NodeClassificationModule):
                 self.metrics[f"{split}_{key}"].update(z[mask].detach(), batch.y[mask])
 
     test_step = validation_step
+
+    def predict_step(self, batch: Data, batch_idx: int) -> Tensor:
+        """The predictions of the student best on validation at this checkpoint (the one
+        ``<split>/<metric>`` reports and the checkpoint was selected on)."""
+        logits = [s(**s.inputs(batch)).logits for s in self.students]
+        mask = batch.val_mask
+        best = max(range(len(logits)), key=lambda k: evaluation_score(logits[k][mask], batch.y[mask]))
+        return logits[best]
 
     def _scores(self, split: str) -> dict[str, float]:
         scores = {}
