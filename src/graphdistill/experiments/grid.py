@@ -363,7 +363,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
     from ..evaluation.analysis import ANALYSIS_NOTE, analysis_cells, analyze
 
     header, table = None, []
-    names = dataset_names(grid.datasets)
+    shown = dataset_names(grid.datasets)
     for dataset in grid.datasets:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = grid.pairs()
@@ -371,7 +371,7 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
         columns, cells = analysis_cells(analyze(teacher["best_checkpoint"], paths, root))
         header = header or ["dataset", columns[0], "method", *columns[1:]]
         for (_, method), row in zip([("teacher", grid.teacher_name(dataset)), *names], cells):
-            table.append([names[dataset], row[0], label(method), *row[1:]])
+            table.append([shown[dataset], row[0], label(method), *row[1:]])
     path = out.with_name(f"{out.stem}_analysis.md")
     path.write_text(run_header("Similarity to the teacher and robustness (seed 0)") + "\n"
                     + markdown_table(header, table) + f"\n\n{ANALYSIS_NOTE}\n")
