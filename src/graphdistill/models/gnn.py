@@ -298,30 +298,19 @@ class GraphSAGE(StackedNodeClassifier):
 
     def apply_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor | None,
                     edge_attr: Tensor | None = None) -> Tensor:
-        if edge_attr is not None:
-            return self._weighted_layer(layer, x, edge_index, edge_attr)
-        if not self.projects_first(layer.lin_l.in_channels, layer.out_channels):
+        first = self.projects_first(layer.lin_l.in_channels, layer.out_channels)
+        if edge_attr is None and not first:
             return layer(x, edge_index)
         sources, targets = x if isinstance(x, tuple) else (x, x)
-        projected = F.linear(sources, layer.lin_l.weight)  # a sparse product for CSR features
-        out = layer.propagate(edge_index, x=(projected, None), size=(sources.size(0), targets.size(0)))
-        if self._aggr == "gcn":
-            own = projected if targets is sources else F.linear(targets, layer.lin_l.weight)
-            in_degree = degree(edge_index[1], targets.size(0), dtype=out.dtype)
-            return (out + own) / (in_degree + 1).unsqueeze(-1) + layer.lin_l.bias
-        return out + layer.lin_l.bias + layer.lin_r(targets)
-
-    def _weighted_layer(self, layer: nn.Module, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor,
-                        weight: Tensor) -> Tensor:
-        """The layer with each message ``x_u`` scaled by its edge's weight (see ``edge_weight``)."""
-        sources, targets = x if isinstance(x, tuple) else (x, x)
-        first = self.projects_first(layer.lin_l.in_channels, layer.out_channels)
         h = F.linear(sources, layer.lin_l.weight) if first else sources  # a sparse product for CSR features
-        src, dst = edge_index
-        out = layer.aggr_module(weight.unsqueeze(-1) * h[src], dst, dim_size=targets.size(0))
+        if edge_attr is None:
+            out = layer.propagate(edge_index, x=(h, None), size=(sources.size(0), targets.size(0)))
+        else:  # edge_weight: each message x_u scaled by its edge's weight before the aggregation
+            out = layer.aggr_module(edge_attr.unsqueeze(-1) * h[edge_index[0]], edge_index[1],
+                                    dim_size=targets.size(0))
         if self._aggr == "gcn":
             own = h if targets is sources else F.linear(targets, layer.lin_l.weight)
-            in_degree = degree(dst, targets.size(0), dtype=out.dtype)
+            in_degree = degree(edge_index[1], targets.size(0), dtype=out.dtype)
             return (out + own) / (in_degree + 1).unsqueeze(-1) + layer.lin_l.bias
         out = out + layer.lin_l.bias if first else layer.lin_l(out)
         return out + layer.lin_r(targets)
