@@ -221,23 +221,22 @@ def export_checkpoint(ckpt: str | Path, fmt: str, out: str | Path | None = None,
     file is checked on that graph's own rows. The result names them (``positions``)."""
     loaded = load_model(ckpt, role="checkpoint to export")
     target = Path(out) if out else Path(ckpt).with_suffix(FORMATS.get(fmt, ".out"))
-    names = (loaded.record.get("data") or {}).get("class_names")
     if not getattr(loaded.model, "position_channels", 0):
         result = export_model(loaded.model, target, fmt)
-        return {**result, **({"classes": str(write_class_names(target, names))} if names else {})}
-    if data is None:
-        fingerprint = loaded.record.get("data") or {}
-        if not fingerprint.get("positions"):
-            raise ConfigError(f"Checkpoint {ckpt} reads position features but does not record how they were made: "
-                              "train it again with graphdistill fit.")
-        try:
-            data = data_from_fingerprint(fingerprint, root)
-        except GraphDistillError as err:  # the loaders name --data.root: the option of fit, not of export
-            raise ConfigError(f"The position features of {ckpt} are rebuilt from its graph: {err} (graphdistill "
-                              "export takes the dataset root as --root.)") from None
-    result = export_student(loaded.model, target, fmt, data)
-    return {**result, "positions": str(write_positions(target, data)),
-            **({"classes": str(write_class_names(target, names))} if names else {})}
+    else:
+        if data is None:
+            fingerprint = loaded.record.get("data") or {}
+            if not fingerprint.get("positions"):
+                raise ConfigError(f"Checkpoint {ckpt} reads position features but does not record how they were "
+                                  "made: train it again with graphdistill fit.")
+            try:
+                data = data_from_fingerprint(fingerprint, root)
+            except GraphDistillError as err:  # the loaders name --data.root: the option of fit, not of export
+                raise ConfigError(f"The position features of {ckpt} are rebuilt from its graph: {err} (graphdistill "
+                                  "export takes the dataset root as --root.)") from None
+        result = {**export_student(loaded.model, target, fmt, data), "positions": str(write_positions(target, data))}
+    classes = write_class_names(target, loaded.record)
+    return {**result, **({"classes": str(classes)} if classes else {})}
 
 
 def export_student(model: NodeClassifier, target: str | Path, fmt: str, data: Any = None) -> dict[str, Any]:
@@ -257,10 +256,14 @@ def write_positions(exported: str | Path, data: Any) -> Path:
     return positions
 
 
-def write_class_names(exported: str | Path, names: list[str]) -> Path:
-    """Write the class names of a graph that names its classes beside an exported student,
-    ``<name>.classes.json`` (a JSON list: logit column ``k`` is class ``names[k]``), atomically;
-    returns the path."""
+def write_class_names(exported: str | Path, record: dict[str, Any]) -> Path | None:
+    """For a checkpoint trained on a graph that names its classes (its ``record``'s data
+    fingerprint has ``class_names``), write them beside the exported student,
+    ``<name>.classes.json`` (a JSON list: logit column ``k`` is class ``names[k]``), atomically,
+    and return the path; ``None`` where the graph names none."""
+    names = (record.get("data") or {}).get("class_names")
+    if not names:
+        return None
     path = Path(exported).with_name(f"{Path(exported).stem}.classes.json")
     atomic_write(path, lambda f: f.write(json.dumps(list(names), ensure_ascii=False).encode()))
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
@@ -268,7 +269,7 @@ class NodeDataModule(L.LightningDataModule):
         self._file_read = False
         self._device_graphs: dict[tuple[int, torch.device], Data] = {}
         self._rows: Tensor | None = None  # training_rows' lookup
-        self._node_ids: list | None = None  # a node table's id column (node_names)
+        self._node_ids: np.ndarray | None = None  # a node table's id column (node_names)
         self._node_rows: Tensor | None = None  # each node's row in the file or dataset, where the LCC was taken
 
     # ------------------------------------------------------------------ the graph
@@ -368,8 +369,8 @@ class NodeDataModule(L.LightningDataModule):
         else the node's row in the file or dataset (under ``split: glnn``, which keeps the
         largest connected component, its row before that)."""
         self.data  # noqa: B018  (reads the ids and rows)
-        rows = self._node_rows.tolist() if self._node_rows is not None else range(self.data.num_nodes)
-        return [self._node_ids[r] for r in rows] if self._node_ids is not None else list(rows)
+        rows = self._node_rows.numpy() if self._node_rows is not None else np.arange(self.data.num_nodes)
+        return (self._node_ids[rows] if self._node_ids is not None else rows).tolist()
 
     @property
     def multilabel(self) -> bool:

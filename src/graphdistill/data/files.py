@@ -237,7 +237,7 @@ def _read_tables(folder: Path) -> dict[str, Any]:
         weight = _numeric(edges_path, edges["weight"], "weight")
     return {"x": x, "source": torch.as_tensor(rows["source"], dtype=torch.long),
             "target": torch.as_tensor(rows["target"], dtype=torch.long), "labels": labels, "masks": masks,
-            "edge_weight": weight, "class_names": class_names, "node_ids": [_plain(v) for v in ids]}
+            "edge_weight": weight, "class_names": class_names, "node_ids": ids.to_numpy()}
 
 
 def _require_columns(path: Path, table, columns: list[str], layout: str) -> None:
@@ -345,7 +345,7 @@ def _split_column(path: Path, column) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------- checks
 def _assemble(path: Path, x: Tensor, source: Tensor, target: Tensor, labels: Tensor, masks: dict[str, Tensor],
               edge_weight: Tensor | None, undirected: bool, class_names: Any = None,
-              node_ids: list | None = None) -> tuple[Data, int]:
+              node_ids: np.ndarray | None = None) -> tuple[Data, int]:
     if x.layout != torch.strided:  # a sparse feature matrix (COO or CSR)
         x = x.to_dense()
     num_nodes = int(labels.size(0)) if labels.dim() else 0

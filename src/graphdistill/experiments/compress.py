@@ -501,11 +501,10 @@ class Compress:
             positions = str(write_positions(exports[exported[0]]["path"], data))  # one file beside both
             for fmt in exported:
                 exports[fmt]["positions"] = positions
-        names = (loaded.record.get("data") or {}).get("class_names")
-        if exported and names:  # a graph that names its classes: one file beside both
-            classes = str(write_class_names(exports[exported[0]]["path"], names))
+        classes = write_class_names(exports[exported[0]]["path"], loaded.record) if exported else None
+        if classes:  # a graph that names its classes: one file beside both
             for fmt in exported:
-                exports[fmt]["classes"] = classes
+                exports[fmt]["classes"] = str(classes)
         if "path" in exports["onnx"]:
             exports["onnx"]["latency"] = onnx_latency(exports["onnx"]["path"], model, data)
         return exports
