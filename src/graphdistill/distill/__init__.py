@@ -6,6 +6,7 @@ from .attention import LayerAttentionDistiller
 from .augmentation import AdversarialFeatures
 from .base import DistillationComponent, LayerPairComponent
 from .codebook import CodebookKD
+from .consistency import ConsistencyRegularization
 from .contrastive import ContrastiveDistiller
 from .features import AttentionTransfer, FitNet
 from .logits import LogitKD
@@ -15,6 +16,7 @@ from .structure import GlobalStructurePreserving, LocalStructurePreserving
 
 __all__ = [
     "AdversarialComponent", "AdversarialDistiller", "AdversarialFeatures", "AttentionTransfer", "CodebookKD",
+    "ConsistencyRegularization",
     "ContrastiveDistiller",
     "DistillationComponent", "FitNet",
     "GlobalStructurePreserving", "LayerAttentionDistiller", "LayerPairComponent", "LocalStructurePreserving", "LogitKD",

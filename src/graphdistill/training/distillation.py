@@ -12,6 +12,7 @@ from ..data import num_seeds, sampled
 from ..distill.adversarial import AdversarialComponent
 from ..distill.augmentation import AdversarialFeatures
 from ..distill.base import DistillationComponent
+from ..distill.consistency import ConsistencyRegularization
 from ..errors import ConfigError, TeacherCheckpointError
 from ..models import ModelOutput, NodeClassifier
 from .checkpoint import CHECKPOINT_KEY
@@ -52,6 +53,8 @@ class DistillationModule(NodeClassificationModule):
         weight_decay: Adam weight decay.
         cache_teacher_outputs: keep the teacher's outputs on disk (keyed by the teacher's
             hash and the data), so a later run with the same teacher skips it entirely.
+        consistency: GRAND's consistency regularisation of the student (as in
+            :class:`NodeClassificationModule`); the components read the first view.
     """
 
     def __init__(
@@ -63,8 +66,9 @@ class DistillationModule(NodeClassificationModule):
         lr: float = 0.01,
         weight_decay: float = 5e-4,
         cache_teacher_outputs: bool = True,
+        consistency: ConsistencyRegularization | None = None,
     ) -> None:
-        super().__init__(model, lr=lr, weight_decay=weight_decay)
+        super().__init__(model, lr=lr, weight_decay=weight_decay, consistency=consistency)
         self.teacher = load_teacher(teacher)  # a plain attribute: not a submodule, never in state_dict
         if self.teacher.num_classes != model.out_channels:
             raise TeacherCheckpointError(
@@ -116,7 +120,7 @@ class DistillationModule(NodeClassificationModule):
     def uses_unlabelled_nodes(self) -> bool:  # type: ignore[override]
         """Whether a component covers unlabelled nodes (``nodes: all``): the data module then
         seeds sampled training batches at every node (``train_seeds: auto``)."""
-        return any(c.nodes == "all" for c in self.components)
+        return any(c.nodes == "all" for c in self.components) or self.consistency is not None
 
     def on_fit_start(self) -> None:
         self._ensure_teacher_outputs()
@@ -162,7 +166,7 @@ class DistillationModule(NodeClassificationModule):
         # student against the updated discriminators
         student_opt, *discriminator_opts = self.optimizers()
         step = self.training_step_index(batch_idx)
-        out, teacher = self(batch), self.teacher_batch(batch)
+        out, teacher = self.training_forward(batch), self.teacher_batch(batch)
         for (name, component), opt in zip(self.adversarial, discriminator_opts):
             if step % component.d_critic or not covers_enough(component, batch):
                 continue
@@ -204,6 +208,8 @@ class DistillationModule(NodeClassificationModule):
                 else out
             terms[name], logs[name] = component.terms(student, teacher, batch)
             weights[name] = component.weight
+        if self.consistency is not None:
+            terms["consistency"], weights["consistency"] = self.consistency_term(out, batch), self.consistency.weight
         total = self.combine_terms(terms, weights, num_seeds(batch))
         self.log_terms({}, logs, num_seeds(batch))
         return total

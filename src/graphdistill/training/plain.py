@@ -21,7 +21,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..data import seed_nodes
+from ..data import num_seeds, seed_nodes
+from ..distill.consistency import ConsistencyRegularization
 from ..errors import ConfigError, GraphDistillWarning, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
 from .checkpoint import CHECKPOINT_KEY, model_record
@@ -43,16 +44,27 @@ class NodeClassificationModule(L.LightningModule):
             data by the CLI).
         lr: Adam learning rate.
         weight_decay: Adam weight decay (L2).
+        consistency: GRAND's consistency regularisation
+            (:class:`~graphdistill.distill.ConsistencyRegularization`, injected): the model trains on
+            random DropNode views, the first read by the task loss, all pulled toward their sharpened
+            mean on every node (``train/consistency``). ``None`` (the default): plain training.
     """
 
-    def __init__(self, model: NodeClassifier, lr: float = 0.01, weight_decay: float = 5e-4) -> None:
+    def __init__(self, model: NodeClassifier, lr: float = 0.01, weight_decay: float = 5e-4,
+                 consistency: ConsistencyRegularization | None = None) -> None:
         super().__init__()
         if not isinstance(model, NodeClassifier):
             raise ConfigError(f"model must be a graphdistill NodeClassifier, got {type(model).__name__}.")
+        if consistency is not None and not isinstance(consistency, ConsistencyRegularization):
+            raise ConfigError(f"consistency must be a ConsistencyRegularization, got {type(consistency).__name__}.")
+        if consistency is not None and not model.uses_graph:
+            raise ConfigError(f"ConsistencyRegularization drops whole nodes' features, which a graph model recovers "
+                              f"from their neighbours; {type(model).__name__} reads no graph: leave consistency out.")
         check_optimizer_settings(type(self).__name__, lr, weight_decay)
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
+        self.consistency = consistency
         self.metric_name = "acc"
         self.multilabel = False
         self.data_fingerprint: dict[str, Any] | None = None
@@ -64,9 +76,12 @@ class NodeClassificationModule(L.LightningModule):
         #: so that a resume can refuse a changed run
         self.run_config: dict[str, Any] | None = None
 
-    #: whether training batches should be seeded at unlabelled nodes too (read by the data
-    #: module's ``train_seeds: auto``); plain training learns from labelled nodes only
-    uses_unlabelled_nodes: bool = False
+    @property
+    def uses_unlabelled_nodes(self) -> bool:
+        """Whether training batches should be seeded at unlabelled nodes too (read by the data
+        module's ``train_seeds: auto``): plain training learns from labelled nodes only, a
+        consistency term from every node."""
+        return self.consistency is not None
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
@@ -75,6 +90,9 @@ class NodeClassificationModule(L.LightningModule):
             raise RuntimeError(f"{type(self).__name__} needs a NodeDataModule: pass datamodule= to the Trainer call.")
         self.metric_name = datamodule.metric_name
         self.multilabel = datamodule.multilabel
+        if self.multilabel and self.consistency is not None:
+            raise ConfigError("ConsistencyRegularization reads the logits as one softmax over classes, but this "
+                              "dataset is multi-label (independent tasks): leave consistency out.")
         self.data_fingerprint = datamodule.fingerprint()
         self.inference_batch_size = datamodule.inference_chunk
         strategy = self.trainer.strategy
@@ -121,7 +139,29 @@ class NodeClassificationModule(L.LightningModule):
         return F.cross_entropy(logits, target)
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
-        return self.training_loss(self(batch), batch)
+        return self.training_loss(self.training_forward(batch), batch)
+
+    def training_forward(self, batch: Data) -> ModelOutput:
+        """The model's outputs that a training step learns from: a forward pass, or under
+        ``consistency`` the first of its random DropNode views."""
+        if self.consistency is None:
+            return self(batch)
+        inputs = self.model.inputs(batch)
+        return self.model(**{**inputs, "x": self.consistency.drop_nodes(inputs["x"])})
+
+    def consistency_term(self, out: ModelOutput, batch: Data) -> Tensor:
+        """The consistency term over the step's seed nodes (of the classified type on a typed
+        graph): ``out`` is the first view, the other views are run here."""
+        assert self.consistency is not None
+        nodes = torch.zeros(batch.num_nodes, dtype=torch.bool, device=out.logits.device)
+        nodes[seed_nodes(batch)] = True
+        target = getattr(batch, "target_mask", None)
+        if target is not None:
+            nodes &= target
+        inputs = self.model.inputs(batch)
+        views = [out.logits] + [self.model(**{**inputs, "x": self.consistency.drop_nodes(inputs["x"])}).logits
+                                for _ in range(self.consistency.views - 1)]
+        return self.consistency([v[nodes] for v in views])
 
     def training_loss(self, out: ModelOutput, batch: Data) -> Tensor:
         """Task loss on the labelled training nodes (logged), extended by
@@ -137,10 +177,13 @@ class NodeClassificationModule(L.LightningModule):
         return self.distillation_loss(out, batch, loss)
 
     def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
-        """The loss to minimise; plain training minimises the task loss (extended by the
-        distillation module)."""
-        self.check_finite({"loss": task_loss})
-        return task_loss
+        """The loss to minimise; plain training minimises the task loss, plus the consistency
+        term where one is given (extended by the distillation module)."""
+        if self.consistency is None:
+            self.check_finite({"loss": task_loss})
+            return task_loss
+        terms = {"task": task_loss, "consistency": self.consistency_term(out, batch)}
+        return self.combine_terms(terms, {"task": 1.0, "consistency": self.consistency.weight}, num_seeds(batch))
 
     def check_finite(self, terms: dict[str, Tensor]) -> None:
         """Stop training with :class:`NonFiniteLossError` if a loss term is NaN or infinite.
