@@ -193,9 +193,18 @@ def main() -> None:
     teacher_data = teacher_spec.get("data", {})
     training = (f"trained on sampled neighbourhoods (fan-out {teacher_data['num_neighbors']})"
                 if teacher_data.get("loader") == "neighbor" else "full-graph training")
-    aggr = teacher_spec["model"]["init_args"]["model"]["init_args"].get("aggr", "mean")
-    aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight, dropout 0" if aggr == "gcn"
+    module = teacher_spec["model"]["init_args"]
+    aggr = module["model"]["init_args"].get("aggr", "mean")
+    aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight" if aggr == "gcn"
                   else "PyG's SAGEConv: a neighbour and a root weight")
+    aggregator += f", dropout {module['model']['init_args'].get('dropout', 0.5):g}"
+    consistency = module.get("consistency")
+    if consistency:
+        settings = consistency.get("init_args", {})
+        training += (f", with GRAND's consistency regularisation ({settings.get('views', 2)} DropNode views at rate "
+                     f"{settings.get('drop_node', 0.5):g}, weight {settings.get('weight', 1.0):g}, sharpening "
+                     f"temperature {settings.get('temperature', 0.5):g})")
+    epochs = teacher_spec.get("trainer", {}).get("max_epochs", 200)
     students = _student_of(grid)
     narrowed = [m for m, s in students.items() if s != grid.students[0]]
     student_text = (f"MLP students as wide as the teacher (`configs/<dataset>/student_{grid.students[0]}.yaml`)" + (
@@ -205,7 +214,7 @@ def main() -> None:
     text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
 Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
 with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
-(`configs/<dataset>/{grid.teacher}.yaml`, {aggregator}, {training}, 200 epochs);
+(`configs/<dataset>/{grid.teacher}.yaml`, {aggregator}, {training}, {epochs} epochs);
 {student_text}: every student no larger than the teacher. Test accuracy (%) at the best
 validation epoch, mean ± std over seeds (each seed a new split). "best graphdistill" is the method with
 the highest mean *validation* accuracy among {', '.join(m for m in grid.methods if m != 'glnn')}. Published

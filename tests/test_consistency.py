@@ -90,9 +90,9 @@ def test_sampled_training_seeds_every_node_under_consistency():
 def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_student(datasets_root, tmp_path):
     """Cora, glnn split, 2 seeds: the packaged consistency teacher against the same SAGE trained
     without consistency and without dropout (the headline teacher's settings, full-graph), each
-    distilled into the packaged position-reading MLP by GLNN + positions. Measured at 7d6a5f0-era
-    code: teacher +2.7 and student +1.9 points on these seeds (benchmarks/results/glnn_consistency_teacher.md
-    has the 10-seed numbers); the floors are half of that."""
+    distilled into the packaged position-reading MLP by GLNN + positions. Measured by this test at
+    827d9a2: teacher +1.90 (80.52 → 82.41) and student +1.48 (82.08 → 83.56) points over the two seeds
+    (benchmarks/results/glnn_consistency_teacher.md has 10 seeds); the floors are about half of that."""
     teachers: dict[str, list[float]] = {"plain": [], "consistency": []}
     students: dict[str, list[float]] = {"plain": [], "consistency": []}
     for seed in (0, 1):
@@ -112,4 +112,4 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
     gain = {k: statistics.mean(v["consistency"]) - statistics.mean(v["plain"])
             for k, v in (("teacher", teachers), ("student", students))}
     print(f"teachers {teachers}, students {students}, gains {gain}")
-    assert gain["teacher"] > 1.0 and gain["student"] > 0.5
+    assert gain["teacher"] > 0.9 and gain["student"] > 0.7

@@ -28,7 +28,7 @@ EPOCHS = "--trainer.max_epochs=8"
 GNN_STUDENT = ["--config", config("synthetic/student_gcn.yaml"), "--model.init_args.model.init_args.dropout=0"]
 MLP_STUDENT = ["--config", config("synthetic/student_mlp.yaml"), "--model.init_args.model.init_args.dropout=0"]
 #: every packaged method config, so that a new method is under DDP the day it ships
-METHODS = ["plain", *sorted(p.stem for p in Path(config("methods")).glob("*.yaml"))]
+METHODS = ["plain", "plain_consistency", *sorted(p.stem for p in Path(config("methods")).glob("*.yaml"))]
 TOLERANCE = 0.01  # accuracy (fraction of nodes): float reductions under DDP run in another order
 
 
@@ -62,6 +62,8 @@ def _method_args(method: str, folder: Path) -> list[str]:
     the method config with every ``max_nodes`` above the graph's size."""
     if method == "plain":
         return [*GNN_STUDENT, EPOCHS]
+    if method == "plain_consistency":  # GRAND's DropNode views: each rank draws the same ones (same seed)
+        return [*GNN_STUDENT, EPOCHS, "--model.init_args.consistency=graphdistill.distill.ConsistencyRegularization"]
     spec = yaml.safe_load(Path(config(f"methods/{method}.yaml")).read_text())
 
     def cover_every_node(node):
@@ -85,7 +87,7 @@ def test_every_method_config_is_compared():
 @pytest.mark.parametrize("method", METHODS)
 def test_two_processes_match_one(tmp_path, teacher, method):
     args = _method_args(method, tmp_path)
-    if method not in ("plain", "oad"):
+    if method not in ("plain", "plain_consistency", "oad"):
         args.append(f"--model.init_args.teacher={teacher}")
     two = _process(tmp_path, "two", args)  # the two-process run starts first, one process runs meanwhile
     one = run_fit(*args, f"--trainer.default_root_dir={tmp_path / 'one'}", "--trainer.logger=false")
