@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import statistics
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from graphdistill.provenance import code_provenance, describe
 _spec = importlib.util.spec_from_file_location("mlp_student_probes", Path(__file__).with_name("mlp_student_probes.py"))
 probes = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(probes)
+spread, report = probes.spread, probes.report
 
 
 def accuracy(logits: Tensor, data, mask: Tensor) -> float:
@@ -115,9 +115,6 @@ def main(argv: list[str] | None = None) -> None:
             f"{v} teacher {rows[v]['tt'][-1]:.2f} student {rows[v]['st'][-1]:.2f}" for v in variants),
             file=sys.stderr, flush=True)
 
-    def spread(xs: list[float], sign: str = "") -> str:
-        return f"{statistics.mean(xs):{sign}.2f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.2f}"
-
     command = " ".join(argv if argv is not None else sys.argv[1:])
     lines = [f"{args.dataset}, {args.seeds} seeds (accuracy % at the best validation epoch; paired Δ: minus "
              f"{variants[0]}'s on the same split)", "",
@@ -131,10 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         ds = "" if v == variants[0] else spread([a - b for a, b in zip(r["st"], first["st"])], "+")
         lines.append(f"| {v} | {spread(r['tv'])} | {spread(r['tt'])} | {spread(r['sv'])} | {spread(r['st'])} | "
                      f"{dt} | {ds} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -239,9 +239,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.dataset} seed {seed}: " + " | ".join(f"{v} {results[v][-1][0]:.2f}/{results[v][-1][1]:.2f}"
                                                          for v in variants), file=sys.stderr, flush=True)
 
-    def spread(xs: list[float], sign: str = "") -> str:
-        return f"{statistics.mean(xs):{sign}.2f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.2f}"
-
     command = " ".join(argv if argv is not None else sys.argv[1:])
     seeds = f"{args.seeds} seed{'' if args.seeds == 1 else 's'}"
     lines = [f"{args.dataset}, {seeds} (validation / test accuracy % at the best validation epoch; paired Δ: test "
@@ -254,10 +251,20 @@ def main(argv: list[str] | None = None) -> None:
         vals, tests = [a for a, _ in results[v]], [t for _, t in results[v]]
         delta = "" if v == "base" else spread([t - b for t, b in zip(tests, base)], "+")
         lines.append(f"| {v} | {spread(vals)} | {spread(tests)} | {delta} |")
+    report(lines, args.out)
+
+
+def spread(xs: list[float], sign: str = "") -> str:
+    """``mean ± std`` of ``xs`` to two decimals (``sign="+"``: signed, for differences)."""
+    return f"{statistics.mean(xs):{sign}.2f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.2f}"
+
+
+def report(lines: list[str], out: Path | None) -> None:
+    """Print the table's lines and write them to ``out`` if given."""
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    if out:
+        out.write_text(text)
 
 
 if __name__ == "__main__":
