@@ -23,6 +23,9 @@ class ConsistencyRegularization(nn.Module):
 
     over every node the step covers (labelled or not; the sharpened mean is a constant target),
     with ``p_s`` the softmax of view ``s``. Evaluation and inference see the whole features.
+    One difference from GRAND: its supervised loss is the mean over the ``S`` views; here the task
+    loss (and any distillation component) reads the first view only, so that the module's one
+    training loop and its one task term stay as they are.
     Injected into a training module as ``consistency`` (:class:`~graphdistill.training.NodeClassificationModule`
     and its subclasses), weighted and checked with the other loss terms (``train/consistency``).
 
