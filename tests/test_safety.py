@@ -16,7 +16,7 @@ import torch
 from graphdistill.cli import main
 from graphdistill.errors import CheckpointError, ConfigError, NonFiniteLossError, ResumeError
 from graphdistill.lightning_cli import run_fit
-from graphdistill.training.checkpoint import load_model, read_checkpoint
+from graphdistill.training.checkpoint import load_model, read_checkpoint, run_identity
 
 from .conftest import config
 
@@ -243,6 +243,18 @@ def test_resume_refuses_a_changed_run_naming_the_key(interrupted_run, change, ke
         run_fit(*args, *change, f"--ckpt_path={last}", "--trainer.max_epochs=4")
     after = saved_config.read_text() if saved_config.exists() else None
     assert before == after  # the refused resume rewrote nothing
+
+
+def test_a_setting_added_later_keeps_the_identity_of_runs_without_it(interrupted_run):
+    """``consistency`` at its None default is not part of a run's identity (runs stored and
+    checkpoints written before it existed keep their config hash and resume); set, it is."""
+    _, last = interrupted_run
+    values = torch.load(last, weights_only=True)["graphdistill"]["config"]["values"]
+    assert "model.init_args.consistency" not in values and "model.init_args.task_weight" in values
+    config = {"model": {"init_args": {"lr": 0.01, "consistency": None}}}
+    assert run_identity(config)["hash"] == run_identity({"model": {"init_args": {"lr": 0.01}}})["hash"]
+    config["model"]["init_args"]["consistency"] = {"class_path": "graphdistill.distill.ConsistencyRegularization"}
+    assert "model.init_args.consistency.class_path" in run_identity(config)["values"]
 
 
 def test_resume_refuses_the_plain_config_for_a_distillation_run(interrupted_run):

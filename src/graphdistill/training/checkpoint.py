@@ -198,13 +198,20 @@ def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
 
 
 
+#: settings added after runs were stored, left out of a run's identity while ``None`` (their
+#: default, which trains as before): runs without them keep their config hash and resume
+ADDED_AT_NONE = ("model.init_args.consistency",)
+
+
 def run_identity(config: dict[str, Any], ignore: tuple[str, ...] = RESUME_MAY_CHANGE) -> dict[str, Any]:
-    """``{"hash", "values"}``: the keys of a resolved config but those under ``ignore``,
-    flat, and their SHA-256. With :data:`RESUME_MAY_CHANGE` (the default), what a resume must
-    keep, stored in checkpoints; with :data:`PRESENTATION`, everything that defines the run's
-    numbers: the config hash of ``results.json``, which a stored run must match to be reused."""
+    """``{"hash", "values"}``: the keys of a resolved config but those under ``ignore`` (and
+    those of :data:`ADDED_AT_NONE` while ``None``), flat, and their SHA-256. With
+    :data:`RESUME_MAY_CHANGE` (the default), what a resume must keep, stored in checkpoints; with
+    :data:`PRESENTATION`, everything that defines the run's numbers: the config hash of
+    ``results.json``, which a stored run must match to be reused."""
     values = {k: v for k, v in sorted(flatten_config(config).items())
-              if not any(k == m or k.startswith(m + ".") for m in ignore)}
+              if not any(k == m or k.startswith(m + ".") for m in ignore)
+              and not (v is None and k in ADDED_AT_NONE)}
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
     return {"hash": digest, "values": values}
 
