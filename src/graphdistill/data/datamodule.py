@@ -51,6 +51,15 @@ def seed_nodes(batch: Data) -> slice:
     return slice(0, int(size)) if size is not None else slice(None)
 
 
+def seed_mask(batch: Data) -> Tensor:
+    """Boolean mask of the batch's seed nodes (:func:`seed_nodes`) of the classified type: on
+    a typed graph (ogbn-mag) only nodes of that type have a class."""
+    mask = torch.zeros(batch.num_nodes, dtype=torch.bool, device=batch.y.device)
+    mask[seed_nodes(batch)] = True
+    target = getattr(batch, "target_mask", None)
+    return mask & target if target is not None else mask
+
+
 def num_seeds(batch: Data) -> int:
     """Number of seed nodes of a batch (the nodes its losses average over)."""
     size = getattr(batch, "batch_size", None)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..data import sampled, seed_nodes
+from ..data import sampled, seed_mask
 from ..errors import ConfigError
 from ..models import ModelOutput
 
@@ -72,12 +71,8 @@ class DistillationComponent(nn.Module):
         """Boolean mask over the batch's nodes that this loss covers: the seed nodes (all
         nodes of a full-graph batch), the labelled ones with ``nodes: train``, and on a typed
         graph (ogbn-mag) only nodes of the classified type."""
-        mask = torch.zeros(batch.num_nodes, dtype=torch.bool, device=batch.y.device)
-        mask[seed_nodes(batch)] = True
-        if self.nodes == "train":
-            mask &= batch.train_mask
-        target = getattr(batch, "target_mask", None)  # typed graphs: the classified type only
-        return mask & target if target is not None else mask
+        mask = seed_mask(batch)
+        return mask & batch.train_mask if self.nodes == "train" else mask
 
     def forward(self, student: ModelOutput, teacher: ModelOutput, batch: Data) -> Tensor:  # pragma: no cover
         raise NotImplementedError

@@ -118,9 +118,10 @@ class DistillationModule(NodeClassificationModule):
 
     @property
     def uses_unlabelled_nodes(self) -> bool:  # type: ignore[override]
-        """Whether a component covers unlabelled nodes (``nodes: all``): the data module then
-        seeds sampled training batches at every node (``train_seeds: auto``)."""
-        return any(c.nodes == "all" for c in self.components) or self.consistency is not None
+        """Whether a component covers unlabelled nodes (``nodes: all``) or consistency
+        regularisation does: the data module then seeds sampled training batches at every node
+        (``train_seeds: auto``)."""
+        return any(c.nodes == "all" for c in self.components) or super().uses_unlabelled_nodes
 
     def on_fit_start(self) -> None:
         self._ensure_teacher_outputs()

@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..data import num_seeds, seed_nodes
+from ..data import num_seeds, seed_mask, seed_nodes
 from ..distill.consistency import ConsistencyRegularization
 from ..errors import ConfigError, GraphDistillWarning, NonFiniteLossError
 from ..models import ModelOutput, NodeClassifier
@@ -144,24 +144,22 @@ class NodeClassificationModule(L.LightningModule):
     def training_forward(self, batch: Data) -> ModelOutput:
         """The model's outputs that a training step learns from: a forward pass, or under
         ``consistency`` the first of its random DropNode views."""
-        if self.consistency is None:
-            return self(batch)
+        return self(batch) if self.consistency is None else self.dropnode_view(batch)
+
+    def dropnode_view(self, batch: Data) -> ModelOutput:
+        """The model's outputs on one random DropNode view of the batch's features (its other
+        inputs as they are)."""
+        assert self.consistency is not None
         inputs = self.model.inputs(batch)
         return self.model(**{**inputs, "x": self.consistency.drop_nodes(inputs["x"])})
 
     def consistency_term(self, out: ModelOutput, batch: Data) -> Tensor:
-        """The consistency term over the step's seed nodes (of the classified type on a typed
-        graph): ``out`` is the first view, the other views are run here."""
+        """The consistency term over the step's seed nodes of the classified type: ``out`` is
+        the first view, the other views are run here."""
         assert self.consistency is not None
-        nodes = torch.zeros(batch.num_nodes, dtype=torch.bool, device=out.logits.device)
-        nodes[seed_nodes(batch)] = True
-        target = getattr(batch, "target_mask", None)
-        if target is not None:
-            nodes &= target
-        inputs = self.model.inputs(batch)
-        views = [out.logits] + [self.model(**{**inputs, "x": self.consistency.drop_nodes(inputs["x"])}).logits
-                                for _ in range(self.consistency.views - 1)]
-        return self.consistency([v[nodes] for v in views])
+        views = [out] + [self.dropnode_view(batch) for _ in range(self.consistency.views - 1)]
+        nodes = seed_mask(batch)
+        return self.consistency([v.logits[nodes] for v in views])
 
     def training_loss(self, out: ModelOutput, batch: Data) -> Tensor:
         """Task loss on the labelled training nodes (logged), extended by
