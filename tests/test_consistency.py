@@ -9,6 +9,7 @@ import statistics
 
 import pytest
 import torch
+import torchmetrics
 
 from graphdistill.distill import ConsistencyRegularization
 from graphdistill.errors import ConfigError
@@ -113,3 +114,29 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
             for k, v in (("teacher", teachers), ("student", students))}
     print(f"teachers {teachers}, students {students}, gains {gain}")
     assert gain["teacher"] > 0.9 and gain["student"] > 0.7
+
+
+def test_task_loss_is_the_mean_over_the_views():
+    """GRAND's supervised loss: the cross-entropy of every DropNode view, averaged (the
+    consistency term at weight 0 leaves the task term alone)."""
+    from torch_geometric.data import Data
+
+    from graphdistill.models import GraphSAGE
+    from graphdistill.training import NodeClassificationModule
+
+    torch.manual_seed(0)
+    data = Data(x=torch.randn(12, 5), edge_index=torch.randint(0, 12, (2, 40)), y=torch.randint(0, 3, (12,)),
+                train_mask=torch.arange(12) < 6)
+    module = NodeClassificationModule(GraphSAGE(5, 3, hidden_channels=8, num_layers=2),
+                                      consistency=ConsistencyRegularization(weight=0.0, views=3))
+    module.metrics["train_metric"] = torchmetrics.classification.MulticlassAccuracy(3)  # as setup() makes it
+    torch.manual_seed(1)
+    loss = module.training_loss(module.training_forward(data), data)
+    torch.manual_seed(1)
+    expected = []
+    for _ in range(3):
+        logits = module.model(module.consistency.drop_nodes(data.x), data.edge_index).logits
+        expected.append(torch.nn.functional.cross_entropy(logits[data.train_mask], data.y[data.train_mask]))
+    assert float(loss) == pytest.approx(float(torch.stack(expected).mean()), rel=1e-6)
+    # and not the first view's alone: the views differ
+    assert float(expected[0]) != pytest.approx(float(loss), rel=1e-3)

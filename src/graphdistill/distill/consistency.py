@@ -17,15 +17,13 @@ class ConsistencyRegularization(nn.Module):
     Each training step the model runs ``views`` times on node features with whole rows dropped
     (DropNode: each node's features zeroed with probability ``drop_node``, the others scaled by
     ``1 / (1 - drop_node)``; the graph propagates what is left, so each view is a random
-    propagation); the task loss reads the first view, and this term is
+    propagation); the task loss is the mean over the views (GRAND's supervised loss), any
+    distillation component reads the first view, and this term is
 
     ``(1/S) Σ_s mean_i ‖p_s(i) − sharpen(p̄)(i)‖²``,  ``p̄ = (1/S) Σ_s p_s``,  ``sharpen(p)_c ∝ p_c^{1/T}``
 
     over every node the step covers (labelled or not; the sharpened mean is a constant target),
     with ``p_s`` the softmax of view ``s``. Evaluation and inference see the whole features.
-    One difference from GRAND: its supervised loss is the mean over the ``S`` views; here the task
-    loss (and any distillation component) reads the first view only, so that the module's one
-    training loop and its one task term stay as they are.
     Injected into a training module as ``consistency`` (:class:`~graphdistill.training.NodeClassificationModule`
     and its subclasses), weighted and checked with the other loss terms (``train/consistency``).
 

@@ -54,7 +54,8 @@ class DistillationModule(NodeClassificationModule):
         cache_teacher_outputs: keep the teacher's outputs on disk (keyed by the teacher's
             hash and the data), so a later run with the same teacher skips it entirely.
         consistency: GRAND's consistency regularisation of the student (as in
-            :class:`NodeClassificationModule`); the components read the first view.
+            :class:`NodeClassificationModule`: the task loss averaged over the views); the
+            components read the first view.
     """
 
     def __init__(
@@ -197,7 +198,8 @@ class DistillationModule(NodeClassificationModule):
         datamodule = getattr(self._trainer, "datamodule", None)  # none: not attached to a trainer
         return outputs[batch.n_id if datamodule is None else datamodule.training_rows(batch.n_id)]
 
-    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
+    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor,
+                          views: list[ModelOutput]) -> Tensor:
         teacher = self.teacher_batch(batch)
         terms = {"task": task_loss}
         weights = {"task": self.task_weight}
@@ -210,7 +212,7 @@ class DistillationModule(NodeClassificationModule):
             terms[name], logs[name] = component.terms(student, teacher, batch)
             weights[name] = component.weight
         if self.consistency is not None:
-            terms["consistency"], weights["consistency"] = self.consistency_term(out, batch), self.consistency.weight
+            terms["consistency"], weights["consistency"] = self.consistency_term(views, batch), self.consistency.weight
         total = self.combine_terms(terms, weights, num_seeds(batch))
         self.log_terms({}, logs, num_seeds(batch))
         return total

@@ -153,34 +153,42 @@ class NodeClassificationModule(L.LightningModule):
         inputs = self.model.inputs(batch)
         return self.model(**{**inputs, "x": self.consistency.drop_nodes(inputs["x"])})
 
-    def consistency_term(self, out: ModelOutput, batch: Data) -> Tensor:
-        """The consistency term over the step's seed nodes of the classified type: ``out`` is
-        the first view, the other views are run here."""
+    def training_views(self, out: ModelOutput, batch: Data) -> list[ModelOutput]:
+        """The step's outputs that the task loss averages over: ``[out]``, or under
+        ``consistency`` its ``views`` random DropNode views (``out`` the first, the others run
+        here)."""
+        if self.consistency is None:
+            return [out]
+        return [out] + [self.dropnode_view(batch) for _ in range(self.consistency.views - 1)]
+
+    def consistency_term(self, views: list[ModelOutput], batch: Data) -> Tensor:
+        """The consistency term of the step's views over its seed nodes of the classified type."""
         assert self.consistency is not None
-        views = [out] + [self.dropnode_view(batch) for _ in range(self.consistency.views - 1)]
         nodes = seed_mask(batch)
         return self.consistency([v.logits[nodes] for v in views])
 
     def training_loss(self, out: ModelOutput, batch: Data) -> Tensor:
-        """Task loss on the labelled training nodes (logged), extended by
-        :meth:`distillation_loss`."""
+        """Task loss on the labelled training nodes (logged; under ``consistency`` the mean over
+        the views, as GRAND's supervised loss), extended by :meth:`distillation_loss`."""
+        views = self.training_views(out, batch)
         mask = self.train_nodes(batch)
         labelled = int(mask.sum())
         if labelled:
-            loss = self.task_loss(out.logits[mask], batch.y[mask])
+            loss = torch.stack([self.task_loss(v.logits[mask], batch.y[mask]) for v in views]).mean()
             self.log_metric("train", out.logits[mask], batch.y[mask])
             self.log("train/loss", loss, batch_size=labelled)
         else:  # a sampled batch seeded at unlabelled nodes only: no task term this step
             loss = out.logits.sum() * 0.0
-        return self.distillation_loss(out, batch, loss)
+        return self.distillation_loss(out, batch, loss, views)
 
-    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor) -> Tensor:
+    def distillation_loss(self, out: ModelOutput, batch: Data, task_loss: Tensor,
+                          views: list[ModelOutput]) -> Tensor:
         """The loss to minimise; plain training minimises the task loss, plus the consistency
-        term where one is given (extended by the distillation module)."""
+        term of ``views`` where one is given (extended by the distillation module)."""
         if self.consistency is None:
             self.check_finite({"loss": task_loss})
             return task_loss
-        terms = {"task": task_loss, "consistency": self.consistency_term(out, batch)}
+        terms = {"task": task_loss, "consistency": self.consistency_term(views, batch)}
         return self.combine_terms(terms, {"task": 1.0, "consistency": self.consistency.weight}, num_seeds(batch))
 
     def check_finite(self, terms: dict[str, Tensor]) -> None:
