@@ -92,7 +92,7 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
     """Cora, glnn split, 2 seeds: the packaged consistency teacher against the same SAGE trained
     without consistency and without dropout (the headline teacher's settings, full-graph), each
     distilled into the packaged position-reading MLP by GLNN + positions. Measured by this test at
-    827d9a2: teacher +1.90 (80.52 → 82.41) and student +1.48 (82.08 → 83.56) points over the two seeds
+    326921f: teacher +3.16 (80.52 → 83.68) and student +2.44 (82.08 → 84.52) points over the two seeds
     (benchmarks/results/glnn_consistency_teacher.md has 10 seeds); the floors are about half of that."""
     teachers: dict[str, list[float]] = {"plain": [], "consistency": []}
     students: dict[str, list[float]] = {"plain": [], "consistency": []}
@@ -113,7 +113,7 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
     gain = {k: statistics.mean(v["consistency"]) - statistics.mean(v["plain"])
             for k, v in (("teacher", teachers), ("student", students))}
     print(f"teachers {teachers}, students {students}, gains {gain}")
-    assert gain["teacher"] > 0.9 and gain["student"] > 0.7
+    assert gain["teacher"] > 1.5 and gain["student"] > 1.2
 
 
 def test_task_loss_is_the_mean_over_the_views():
