@@ -6,7 +6,7 @@ import torch
 from torch_geometric.nn import GCN2Conv
 
 from graphdistill.errors import ConfigError
-from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, build_model
+from graphdistill.models import GAT, GCN, GCNII, GIN, MLP, GraphSAGE, ModelOutput, PropagatedMLP, build_model
 from graphdistill.models.base import FeatureDropout, InputCache
 
 
@@ -19,6 +19,7 @@ def _graph(n=30, f=12, seed=0):
 
 MODELS = [
     (GCN, {}), (GraphSAGE, {}), (GAT, {"heads": 4}), (GIN, {}), (MLP, {}), (GCNII, {}),
+    (PropagatedMLP, {"propagation_order": 3}),
 ]
 
 
@@ -79,6 +80,50 @@ def test_deep_gcnii_runs_with_64_layers():
     out = GCNII(12, 5, hidden_channels=8, num_layers=64)(x, ei)
     assert len(out.hiddens) == 65
     out.logits.sum().backward()
+
+
+def _mlp_by_hand(model: PropagatedMLP, x: torch.Tensor) -> torch.Tensor:
+    for i, lin in enumerate(model.lins):
+        x = lin(x) if i == len(model.lins) - 1 else torch.relu(lin(x))
+    return x
+
+
+@pytest.mark.parametrize("feature_dropout", [0.0, 0.5])
+def test_propagated_mlp_is_an_mlp_on_the_mean_over_propagation_orders(feature_dropout):
+    """GRAND's classifier by hand on a path 0-1-2-3 and an edge 4-5: A + I, D^-1/2 (A + I) D^-1/2,
+    x̄ = (x + Âx + Â²x + Â³x) / 4, then the MLP; in training, dropout on x̄ from the model's own draws
+    (the path that propagates x W instead of x gives the same function)."""
+    x = torch.rand(6, 5, generator=torch.Generator().manual_seed(0))
+    edges = [(0, 1), (1, 2), (2, 3), (4, 5)]
+    ei = torch.tensor([[a for a, b in edges] + [b for a, b in edges], [b for a, b in edges] + [a for a, b in edges]])
+    a = torch.eye(6)
+    for i, j in edges:
+        a[i, j] = a[j, i] = 1.0
+    d = a.sum(1).rsqrt()
+    a_hat = d[:, None] * a * d[None, :]
+    x_bar = (x + a_hat @ x + a_hat @ a_hat @ x + a_hat @ a_hat @ a_hat @ x) / 4
+    model = PropagatedMLP(5, 3, hidden_channels=4, num_layers=3, dropout=0.0, propagation_order=3,
+                          feature_dropout=feature_dropout)
+    torch.testing.assert_close(model.eval()(x, ei).logits, _mlp_by_hand(model, x_bar))
+    torch.manual_seed(1)
+    trained = model.train()(x, ei)
+    torch.manual_seed(1)
+    keep = torch.rand(6, 5) >= feature_dropout if feature_dropout else torch.ones(6, 5, dtype=torch.bool)
+    torch.testing.assert_close(trained.logits, _mlp_by_hand(model, x_bar * keep / (1 - feature_dropout)))
+    assert model.num_parameters == MLP(5, 3, hidden_channels=4, num_layers=3).num_parameters  # no graph weights
+
+
+def test_receptive_field_is_what_sampling_and_the_latency_protocol_fetch():
+    """Hops a node's output reads: one per layer for message passing, none for the MLP, K for PropagatedMLP
+    (whatever its depth); neighbor sampling refuses fewer fan-outs than that."""
+    from graphdistill.training.plain import check_sampling
+
+    assert GCN(5, 3, num_layers=3).receptive_field == 3 and MLP(5, 3, num_layers=3).receptive_field == 0
+    model = PropagatedMLP(5, 3, num_layers=2, propagation_order=8)
+    assert model.receptive_field == 8
+    check_sampling(model, [10] * 8)
+    with pytest.raises(ConfigError, match="reads 8 hops of neighbours"):
+        check_sampling(model, [10, 10])
 
 
 def test_gat_rejects_width_not_divisible_by_heads():

@@ -102,7 +102,7 @@ def test_sparse_features_reach_sampled_batches_as_csr_rows(tmp_path):
 
 @needs_sampling
 def test_too_few_fanouts_cached_gcn_and_sampled_oad_are_clear_errors(fit):
-    with pytest.raises(ConfigError, match="one fan-out per layer"):
+    with pytest.raises(ConfigError, match="one fan-out per hop"):
         fit("--config", config("synthetic/gcn.yaml"), "--config", NEIGHBOR, "--trainer.max_epochs=1")
     with pytest.raises(ConfigError, match="OnlineDistillationModule trains full-batch"):
         fit("--config", config("synthetic/student_gcn.yaml"), "--config", config("methods/oad.yaml"), "--config",

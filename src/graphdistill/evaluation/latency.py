@@ -73,7 +73,7 @@ def inference_latency(model: NodeClassifier, data: Data, device: str | torch.dev
     n = data.num_nodes
     full = _timed(lambda: model(**inputs), device, repeats, warmup)
     nodes = timed_nodes(n, batch_size, seed, candidates).to(device)
-    hops = getattr(model, "num_layers", 1)
+    hops = model.receptive_field
 
     def one_batch() -> None:
         if edge_index is None:  # graph-free: the nodes' own rows (features, stored positions)

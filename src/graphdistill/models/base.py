@@ -183,6 +183,13 @@ class NodeClassifier(nn.Module):
         """Width of each entry of :attr:`ModelOutput.hiddens`, in order."""
         return [self.hidden_channels] * (self.num_layers - 1)
 
+    @property
+    def receptive_field(self) -> int:
+        """How many hops of neighbours a node's output reads: one per message-passing layer (0 for a
+        graph-free model). Neighbor sampling needs one fan-out per hop; the latency protocol fetches
+        this many hops around the nodes it predicts."""
+        return self.num_layers if self.uses_graph else 0
+
     def spec(self) -> dict[str, Any]:
         """``{"class_path", "init_args"}``: enough to rebuild this model (see :func:`build_model`)."""
         cls = type(self)

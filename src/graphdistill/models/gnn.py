@@ -1,4 +1,4 @@
-"""GCN, GraphSAGE, GAT, GIN, R-GCN, GCNII and MLP node classifiers on PyG layers.
+"""GCN, GraphSAGE, GAT, GIN, R-GCN, GCNII, PropagatedMLP and MLP node classifiers on PyG layers.
 
 All share one forward contract (:class:`~graphdistill.models.base.ModelOutput`). The
 stacked models follow one pattern, per hidden layer ``i``::
@@ -495,6 +495,75 @@ class GCNII(NodeClassifier):
             hiddens.append(x)
         logits = self.lin_out(x)
         return ModelOutput(logits, hiddens)
+
+
+class PropagatedMLP(NodeClassifier):
+    """An MLP on node features averaged over propagation orders ``0..K``: GRAND's classifier (Feng et
+    al., 2020), and with :class:`~graphdistill.distill.ConsistencyRegularization`'s DropNode views,
+    GRAND itself.
+
+    ``x̄ = (x + Âx + … + Âᴷx) / (K + 1)`` with ``Â = D^-1/2 (A + I) D^-1/2``, then
+    ``Linear → act → … → Linear`` on ``x̄``. The propagation has no parameters, so the model has
+    the parameters of an MLP of the same width and depth; a node's output reads ``K`` hops of
+    neighbours (:attr:`receptive_field`), not ``num_layers``. The propagation runs on the whole
+    input: train it full-graph (neighbor sampling would need ``K`` fan-outs). Without dropout on
+    ``x̄`` (eval mode, or ``feature_dropout: 0``) it propagates ``x W`` instead of ``x``: the same
+    function (the propagation is linear), on ``hidden_channels`` columns instead of ``in_channels``.
+
+    Args:
+        propagation_order: ``K``, the largest power of ``Â`` (GRAND: 8 on Cora, 2 on CiteSeer).
+        feature_dropout: dropout on ``x̄``, the first layer's input (GRAND's input dropout);
+            ``None``: ``dropout``, which applies to every hidden layer's output.
+    """
+
+    sparse_input = False
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 dropout: float = 0.5, norm: NormType = "none", residual: bool = False,
+                 propagation_order: int = 2, feature_dropout: float | None = None) -> None:
+        if propagation_order < 0:
+            raise ConfigError(f"PropagatedMLP: propagation_order must be >= 0, got {propagation_order}.")
+        if feature_dropout is not None and not 0.0 <= feature_dropout < 1.0:
+            raise ConfigError(f"PropagatedMLP: feature_dropout must be in [0, 1), got {feature_dropout}.")
+        super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
+                         propagation_order=propagation_order, feature_dropout=feature_dropout)
+        self.propagation_order = propagation_order
+        self.feature_dropout = dropout if feature_dropout is None else feature_dropout
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(num_layers - 1))
+        self._adjacency = InputCache()  # full-graph training passes the same edge_index every step
+
+    @property
+    def receptive_field(self) -> int:
+        return self.propagation_order
+
+    def propagate(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """``(x + Âx + … + Âᴷx) / (K + 1)``."""
+        x = x.to_dense() if x.layout != torch.strided else x
+        adj, adj_t = self._adjacency.get((edge_index,), lambda: normalized_adjacency(edge_index, x.size(0)))
+        total = h = x
+        for _ in range(self.propagation_order):
+            h = _SparseMatmul.apply(adj, adj_t, h)
+            total = total + h
+        return total / (self.propagation_order + 1)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> ModelOutput:
+        if edge_index is None:
+            raise ValueError("PropagatedMLP needs edge_index.")
+        first = self.lins[0]
+        if self.training and self.feature_dropout > 0.0:
+            z = first(_dropout(self.propagate(x, edge_index), self.feature_dropout, True))
+        else:  # the propagation is linear, so it can run on x W (hidden_channels columns, not in_channels)
+            z = self.propagate(x @ first.weight.t(), edge_index) + first.bias
+        hiddens: list[Tensor] = []
+        for lin, norm in zip(self.lins[1:], self.norms):
+            h = F.relu(norm(z))
+            if self.residual and hiddens:
+                h = h + hiddens[-1]
+            hiddens.append(_dropout(h, self.dropout, self.training))
+            z = lin(hiddens[-1])
+        return ModelOutput(z, hiddens)
 
 
 class GCNIILayer(nn.Module):

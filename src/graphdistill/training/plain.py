@@ -325,11 +325,11 @@ def check_sampling(model: NodeClassifier, num_neighbors: list[int]) -> None:
     if getattr(model, "_cached", False):
         raise ConfigError(f"{type(model).__name__} with cached: true caches one graph's normalisation, but "
                           "loader: neighbor gives a new subgraph every step: set cached: false.")
-    if len(num_neighbors) < model.num_layers:
+    if len(num_neighbors) < model.receptive_field:
         raise ConfigError(
-            f"num_neighbors {num_neighbors} samples {len(num_neighbors)} hop(s) but {type(model).__name__} has "
-            f"{model.num_layers} message-passing layers: give one fan-out per layer (e.g. --data.num_neighbors "
-            f"'{[10] * model.num_layers}').")
+            f"num_neighbors {num_neighbors} samples {len(num_neighbors)} hop(s) but {type(model).__name__} reads "
+            f"{model.receptive_field} hops of neighbours: give one fan-out per hop (e.g. --data.num_neighbors "
+            f"'{[10] * model.receptive_field}').")
 
 
 def rng_states() -> dict[str, Any]:
