@@ -120,8 +120,8 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
 def test_grand_teacher_beats_the_consistency_sage_teacher_and_teaches_a_better_student(datasets_root, tmp_path):
     """CiteSeer, glnn split, 2 seeds: the packaged GRAND teacher (PropagatedMLP with consistency) against the
     packaged consistency-trained SAGE of the same size, each distilled into the MLP as wide (GLNN's loss).
-    Measured by this test at GRAND_COMMIT: teacher GRAND_TEACHER and student GRAND_STUDENT points over the two
-    seeds (benchmarks/results/glnn_grand_teacher.md has 10 seeds); the floors are about half of that."""
+    Measured by this test at 5b9d4d9: teacher +2.31 (71.37 → 73.68) and student +1.54 (73.43 → 74.97) points over
+    the two seeds (benchmarks/results/glnn_grand_teacher.md has 10 seeds); the floors are about half of that."""
     teachers: dict[str, list[float]] = {"sage_gcn_aggregator_consistency": [], "grand": []}
     students: dict[str, list[float]] = {name: [] for name in teachers}
     for seed in (0, 1):
@@ -138,7 +138,7 @@ def test_grand_teacher_beats_the_consistency_sage_teacher_and_teaches_a_better_s
     gain = {k: statistics.mean(v["grand"]) - statistics.mean(v["sage_gcn_aggregator_consistency"])
             for k, v in (("teacher", teachers), ("student", students))}
     print(f"teachers {teachers}, students {students}, gains {gain}")
-    assert gain["teacher"] > -100 and gain["student"] > -100
+    assert gain["teacher"] > 1.1 and gain["student"] > 0.7
 
 
 def test_task_loss_is_the_mean_over_the_views():
