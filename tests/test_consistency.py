@@ -130,7 +130,8 @@ def test_grand_teacher_beats_the_consistency_sage_teacher_and_teaches_a_better_s
                       "--trainer.logger=false"]
             teacher = run_fit("--config", config(f"citeseer/{name}.yaml"), *common,
                               f"--trainer.default_root_dir={tmp_path / f'{name}{seed}'}")
-            student = run_fit("--config", config("citeseer/student_mlp128.yaml"), "--config", config("methods/glnn.yaml"),
+            student = run_fit("--config", config("citeseer/student_mlp128.yaml"),
+                              "--config", config("methods/glnn.yaml"),
                               f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
                               f"--trainer.default_root_dir={tmp_path / f'{name}{seed}s'}")
             teachers[name].append(100 * teacher["test"])
