@@ -9,8 +9,8 @@ their edges hidden during training), then writes ``benchmarks/results/glnn.md`` 
   MLP student, chosen per dataset on mean *validation* accuracy among the non-GLNN
   methods, beside the published GLNN / NOSMOG / VQGraph rows;
 * inductive: observed / unseen / all test nodes;
-* latency (GLNN's protocol): predicting 10 random unseen nodes, the SAGE teacher with
-  their full 2-hop neighbourhood vs the MLP reading its own rows, and whole-graph
+* latency (GLNN's protocol): predicting 10 random unseen nodes, the teacher with
+  their full neighbourhood (its receptive field: 2 hops for SAGE 2×128) vs the MLP reading its own rows, and whole-graph
   throughput, plus the exported ONNX MLP in onnxruntime::
 
     python scripts/benchmark_glnn.py --root ../shared/datasets --seeds 10
@@ -97,14 +97,59 @@ def _latency(dataset: str, root: str, teacher_ckpt: str, student_ckpt: str, work
             "onnx_full_ms": onnx["full_ms"], "num_nodes": data.num_nodes, "positions": positions}
 
 
-def _plot(summary: list[dict[str, Any]], path: Path) -> None:
+def _teacher_description(grid: Grid, datasets: list[str]) -> tuple[str, str, str]:
+    """The teacher's short name (SAGE or GRAND), its description for the protocol paragraph, read from each
+    dataset's teacher config (settings that differ between datasets are given per dataset), and the
+    neighbourhood the latency protocol fetches for it (its receptive field)."""
+    specs = {d: yaml.safe_load((CONFIG_DIR / grid.teacher_config(d)).read_text()) or {} for d in datasets}
+
+    def setting(read) -> str:
+        values = {d: read(spec) for d, spec in specs.items()}
+        if len(set(values.values())) == 1:
+            return str(next(iter(values.values())))
+        return ", ".join(f"{v} on {d}" for d, v in values.items())
+
+    first = next(iter(specs.values()))
+    module = first["model"]["init_args"]
+    model = module["model"]
+    width = f"{model['init_args'].get('num_layers', 2)}x{model['init_args'].get('hidden_channels', 64)}"
+    data = first.get("data", {})
+    training = (f"trained on sampled neighbourhoods (fan-out {data['num_neighbors']})"
+                if data.get("loader") == "neighbor" else "full-graph training")
+    def model_arg(spec: dict, key: str, default: Any) -> Any:
+        return spec["model"]["init_args"]["model"]["init_args"].get(key, default)
+
+    if module.get("consistency"):
+        def term(key: str, default: float) -> str:
+            return setting(lambda spec: format(
+                spec["model"]["init_args"]["consistency"].get("init_args", {}).get(key, default), "g"))
+        training += (f", with GRAND's consistency regularisation (DropNode views {term('views', 2)} at rate "
+                     f"{term('drop_node', 0.5)}, weight {term('weight', 1.0)}, sharpening temperature "
+                     f"{term('temperature', 0.5)})")
+    epochs = setting(lambda spec: spec.get("trainer", {}).get("max_epochs", 200))
+    config = f"`configs/<dataset>/{grid.teacher}.yaml`"
+    if model["class_path"].endswith("PropagatedMLP"):
+        order = setting(lambda spec: model_arg(spec, "propagation_order", 2))
+        dropout = setting(lambda spec: "{:g} / {:g}".format(model_arg(spec, "feature_dropout", 0.5),
+                                                            model_arg(spec, "dropout", 0.5)))
+        return "GRAND", (f"a GRAND teacher ({config}: PropagatedMLP, an MLP {width} on the features averaged over "
+                         f"propagation orders 0..K, K {order}; dropout on the propagated features / hidden layer "
+                         f"{dropout}; {training}; epochs {epochs})"), f"K-hop (K {order})"
+    aggr = model["init_args"].get("aggr", "mean")
+    aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight" if aggr == "gcn"
+                  else "PyG's SAGEConv: a neighbour and a root weight")
+    aggregator += f", dropout {setting(lambda spec: format(model_arg(spec, 'dropout', 0.5), 'g'))}"
+    return "SAGE", f"a GraphSAGE {width} teacher ({config}, {aggregator}, {training}, epochs {epochs})", "2-hop"
+
+
+def _plot(summary: list[dict[str, Any]], path: Path, teacher: str = "SAGE") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = ["teacher", "alone", "glnn", "best"]
-    labels = ["SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP"]
+    labels = [f"{teacher} teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP"]
     fig, ax = plt.subplots(figsize=(8, 4.6))
     width = 0.8 / (len(names) + 1)
     for i, (name, legend) in enumerate(zip(names, labels)):
@@ -165,6 +210,7 @@ def main() -> None:
     for setting in settings:
         write_tables(rows[setting], args.out.with_name(f"{args.out.stem}_{setting}"), title=f"GLNN protocol, {setting}")
 
+    teacher, teacher_text, hops = _teacher_description(grid, args.datasets)
     summary, p1, inductive, latency = [], [], [], []
     for dataset in args.datasets:
         found = runs[(dataset, "transductive")]
@@ -177,7 +223,7 @@ def main() -> None:
                    f"**{_pct(tests[best])}** ({best})", *([f"{v:.2f}" for v in pub] if pub else ["-"] * 5)])
         ind = runs[(dataset, "inductive")]
         for name in ("teacher", "alone", "glnn", best):
-            inductive.append([dataset, len(ind[name]), "SAGE teacher" if name == "teacher" else f"MLP {name}",
+            inductive.append([dataset, len(ind[name]), f"{teacher} teacher" if name == "teacher" else f"MLP {name}",
                               *(_pct([r[k] for r in ind[name]]) for k in ("test_observed", "test_unseen", "test"))])
         lat = _latency(dataset, args.root, ind["teacher"][0]["best_checkpoint"], ind[best][0]["best_checkpoint"],
                        args.workdir)
@@ -187,24 +233,7 @@ def main() -> None:
                         f"{lat['teacher_nodes_per_s']:,.0f}", f"{lat['student_nodes_per_s']:,.0f}",
                         f"{lat['onnx_full_ms']:.2f}"])
     plot = args.out.with_suffix(".png")
-    _plot(summary, plot)
-    teacher_config = CONFIG_DIR / grid.teacher_config(args.datasets[0])
-    teacher_spec = yaml.safe_load(teacher_config.read_text()) or {}
-    teacher_data = teacher_spec.get("data", {})
-    training = (f"trained on sampled neighbourhoods (fan-out {teacher_data['num_neighbors']})"
-                if teacher_data.get("loader") == "neighbor" else "full-graph training")
-    module = teacher_spec["model"]["init_args"]
-    aggr = module["model"]["init_args"].get("aggr", "mean")
-    aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight" if aggr == "gcn"
-                  else "PyG's SAGEConv: a neighbour and a root weight")
-    aggregator += f", dropout {module['model']['init_args'].get('dropout', 0.5):g}"
-    consistency = module.get("consistency")
-    if consistency:
-        settings = consistency.get("init_args", {})
-        training += (f", with GRAND's consistency regularisation ({settings.get('views', 2)} DropNode views at rate "
-                     f"{settings.get('drop_node', 0.5):g}, weight {settings.get('weight', 1.0):g}, sharpening "
-                     f"temperature {settings.get('temperature', 0.5):g})")
-    epochs = teacher_spec.get("trainer", {}).get("max_epochs", 200)
+    _plot(summary, plot, teacher)
     students = _student_of(grid)
     narrowed = [m for m, s in students.items() if s != grid.students[0]]
     student_text = (f"MLP students as wide as the teacher (`configs/<dataset>/student_{grid.students[0]}.yaml`)" + (
@@ -213,8 +242,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     text = run_header("Graph-free MLP students under the GLNN protocol") + f"""
 Protocol P1 (GLNN): the largest connected component, per class 20 training and 30 validation nodes drawn
-with the seed, every other node a test node (`--data.split glnn`); a GraphSAGE 2x128 teacher
-(`configs/<dataset>/{grid.teacher}.yaml`, {aggregator}, {training}, {epochs} epochs);
+with the seed, every other node a test node (`--data.split glnn`); {teacher_text};
 {student_text}: every student no larger than the teacher. Test accuracy (%) at the best
 validation epoch, mean ± std over seeds (each seed a new split). "best graphdistill" is the method with
 the highest mean *validation* accuracy among {', '.join(m for m in grid.methods if m != 'glnn')}. Published
@@ -223,7 +251,7 @@ columns are the papers' numbers (their data are CPF's copies of these graphs). F
 
 ## Transductive (P1)
 
-{markdown_table(["dataset", "seeds", "SAGE teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP",
+{markdown_table(["dataset", "seeds", f"{teacher} teacher", "MLP alone", "GLNN (here)", "best graphdistill MLP",
                  "SAGE (pub.)", "MLP (pub.)", "GLNN (pub.)", "NOSMOG (pub.)", "VQGraph (pub.)"], p1)}
 
 ![accuracy]({plot.name})
@@ -234,13 +262,13 @@ columns are the papers' numbers (their data are CPF's copies of these graphs). F
 
 ## Latency (seed 0, inductive checkpoints, CPU, {threads} thread{'' if threads == 1 else 's'})
 
-Predicting 10 random unseen nodes from scratch: the SAGE teacher extracts their 2-hop neighbourhood in the
+Predicting 10 random unseen nodes from scratch: the {teacher} teacher extracts their {hops} neighbourhood in the
 whole graph and runs on it; the MLP reads the nodes' own rows (features, and stored position features where
 it reads them), in PyTorch and as the exported ONNX file (`graphdistill export`) in onnxruntime, the form a
 deployment ships. Median of 20 timed runs after 3 warm-up ones. Throughput: whole-graph forward pass.
 
-{markdown_table(["dataset", "MLP method", "SAGE 10 nodes (ms)", "MLP 10 nodes (ms)", "speedup",
-                 "ONNX MLP 10 nodes (ms)", "speedup (ONNX)", "SAGE nodes/s",
+{markdown_table(["dataset", "MLP method", f"{teacher} 10 nodes (ms)", "MLP 10 nodes (ms)", "speedup",
+                 "ONNX MLP 10 nodes (ms)", "speedup (ONNX)", f"{teacher} nodes/s",
                  "MLP nodes/s", "ONNX MLP whole graph (ms)"], latency)}
 """
     write_report(args.out, text, raw={"summary": [{k: (v.__dict__ if hasattr(v, "mean") else v)
