@@ -87,6 +87,26 @@ def test_sampled_training_seeds_every_node_under_consistency():
     assert NodeClassificationModule(model, consistency=ConsistencyRegularization()).uses_unlabelled_nodes
 
 
+def _gains(root, folder, teachers: dict[str, list[str]], student: list[str]) -> dict[str, float]:
+    """Two teachers (name: config arguments), each trained on the glnn splits 0 and 1 and distilled into
+    ``student`` (config arguments): the second teacher's mean test accuracy minus the first's (points), for
+    the teachers and for their students."""
+    tests: dict[str, dict[str, list[float]]] = {role: {n: [] for n in teachers} for role in ("teacher", "student")}
+    for seed in (0, 1):
+        for name, args in teachers.items():
+            common = [f"--data.root={root}", f"--seed_everything={seed}", f"--data.split_seed={seed}",
+                      "--trainer.logger=false"]
+            teacher = run_fit(*args, *common, f"--trainer.default_root_dir={folder / f'{name}{seed}'}")
+            distilled = run_fit(*student, f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
+                                f"--trainer.default_root_dir={folder / f'{name}{seed}s'}")
+            tests["teacher"][name].append(100 * teacher["test"])
+            tests["student"][name].append(100 * distilled["test"])
+    first, second = teachers
+    gain = {k: statistics.mean(v[second]) - statistics.mean(v[first]) for k, v in tests.items()}
+    print(f"test accuracy {tests}, gains {gain}")
+    return gain
+
+
 @pytest.mark.slow
 def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_student(datasets_root, tmp_path):
     """Cora, glnn split, 2 seeds: the packaged consistency teacher against the same SAGE trained
@@ -94,25 +114,11 @@ def test_consistency_teacher_beats_the_plain_teacher_and_teaches_a_better_studen
     distilled into the packaged position-reading MLP by GLNN + positions. Measured by this test at
     326921f: teacher +3.16 (80.52 → 83.68) and student +2.44 (82.08 → 84.52) points over the two seeds
     (benchmarks/results/glnn_consistency_teacher.md has 10 seeds); the floors are about half of that."""
-    teachers: dict[str, list[float]] = {"plain": [], "consistency": []}
-    students: dict[str, list[float]] = {"plain": [], "consistency": []}
-    for seed in (0, 1):
-        for variant in teachers:
-            extra = [] if variant == "consistency" else ["--model.init_args.consistency=null",
-                                                         "--model.init_args.model.init_args.dropout=0.0"]
-            common = [f"--data.root={datasets_root}", f"--seed_everything={seed}", f"--data.split_seed={seed}",
-                      "--trainer.logger=false"]
-            teacher = run_fit("--config", config("cora/sage_gcn_aggregator_consistency.yaml"), *extra, *common,
-                              f"--trainer.default_root_dir={tmp_path / f'{variant}{seed}'}")
-            student = run_fit("--config", config("cora/student_mlp_positions.yaml"),
-                              "--config", config("methods/glnn_positions.yaml"),
-                              f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
-                              f"--trainer.default_root_dir={tmp_path / f'{variant}{seed}s'}")
-            teachers[variant].append(100 * teacher["test"])
-            students[variant].append(100 * student["test"])
-    gain = {k: statistics.mean(v["consistency"]) - statistics.mean(v["plain"])
-            for k, v in (("teacher", teachers), ("student", students))}
-    print(f"teachers {teachers}, students {students}, gains {gain}")
+    teacher = ["--config", config("cora/sage_gcn_aggregator_consistency.yaml")]
+    gain = _gains(datasets_root, tmp_path, {
+        "plain": [*teacher, "--model.init_args.consistency=null", "--model.init_args.model.init_args.dropout=0.0"],
+        "consistency": teacher,
+    }, ["--config", config("cora/student_mlp_positions.yaml"), "--config", config("methods/glnn_positions.yaml")])
     assert gain["teacher"] > 1.5 and gain["student"] > 1.2
 
 
@@ -122,23 +128,9 @@ def test_grand_teacher_beats_the_consistency_sage_teacher_and_teaches_a_better_s
     packaged consistency-trained SAGE of the same size, each distilled into the MLP as wide (GLNN's loss).
     Measured by this test at 5b9d4d9: teacher +2.31 (71.37 → 73.68) and student +1.54 (73.43 → 74.97) points over
     the two seeds (benchmarks/results/glnn_grand_teacher.md has 10 seeds); the floors are about half of that."""
-    teachers: dict[str, list[float]] = {"sage_gcn_aggregator_consistency": [], "grand": []}
-    students: dict[str, list[float]] = {name: [] for name in teachers}
-    for seed in (0, 1):
-        for name in teachers:
-            common = [f"--data.root={datasets_root}", f"--seed_everything={seed}", f"--data.split_seed={seed}",
-                      "--trainer.logger=false"]
-            teacher = run_fit("--config", config(f"citeseer/{name}.yaml"), *common,
-                              f"--trainer.default_root_dir={tmp_path / f'{name}{seed}'}")
-            student = run_fit("--config", config("citeseer/student_mlp128.yaml"),
-                              "--config", config("methods/glnn.yaml"),
-                              f"--model.init_args.teacher={teacher['best_checkpoint']}", *common,
-                              f"--trainer.default_root_dir={tmp_path / f'{name}{seed}s'}")
-            teachers[name].append(100 * teacher["test"])
-            students[name].append(100 * student["test"])
-    gain = {k: statistics.mean(v["grand"]) - statistics.mean(v["sage_gcn_aggregator_consistency"])
-            for k, v in (("teacher", teachers), ("student", students))}
-    print(f"teachers {teachers}, students {students}, gains {gain}")
+    gain = _gains(datasets_root, tmp_path, {
+        name: ["--config", config(f"citeseer/{name}.yaml")] for name in ("sage_gcn_aggregator_consistency", "grand")
+    }, ["--config", config("citeseer/student_mlp128.yaml"), "--config", config("methods/glnn.yaml")])
     assert gain["teacher"] > 1.1 and gain["student"] > 0.7
 
 
