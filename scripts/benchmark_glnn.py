@@ -109,16 +109,16 @@ def _teacher_description(grid: Grid, datasets: list[str]) -> tuple[str, str, str
             return str(next(iter(values.values())))
         return ", ".join(f"{v} on {d}" for d, v in values.items())
 
-    first = next(iter(specs.values()))
-    module = first["model"]["init_args"]
-    model = module["model"]
-    width = f"{model['init_args'].get('num_layers', 2)}x{model['init_args'].get('hidden_channels', 64)}"
-    data = first.get("data", {})
-    training = (f"trained on sampled neighbourhoods (fan-out {data['num_neighbors']})"
-                if data.get("loader") == "neighbor" else "full-graph training")
     def model_arg(spec: dict, key: str, default: Any) -> Any:
         return spec["model"]["init_args"]["model"]["init_args"].get(key, default)
 
+    first = next(iter(specs.values()))
+    module = first["model"]["init_args"]
+    model = module["model"]
+    width = f"{model_arg(first, 'num_layers', 2)}x{model_arg(first, 'hidden_channels', 64)}"
+    data = first.get("data", {})
+    training = (f"trained on sampled neighbourhoods (fan-out {data['num_neighbors']})"
+                if data.get("loader") == "neighbor" else "full-graph training")
     if module.get("consistency"):
         def term(key: str, default: float) -> str:
             return setting(lambda spec: format(
@@ -139,7 +139,8 @@ def _teacher_description(grid: Grid, datasets: list[str]) -> tuple[str, str, str
     aggregator = ("DGL's gcn aggregator as in GLNN's code: one weight" if aggr == "gcn"
                   else "PyG's SAGEConv: a neighbour and a root weight")
     aggregator += f", dropout {setting(lambda spec: format(model_arg(spec, 'dropout', 0.5), 'g'))}"
-    return "SAGE", f"a GraphSAGE {width} teacher ({config}, {aggregator}, {training}, epochs {epochs})", "2-hop"
+    hops = setting(lambda spec: model_arg(spec, "num_layers", 2))  # one hop per SAGE layer
+    return "SAGE", f"a GraphSAGE {width} teacher ({config}, {aggregator}, {training}, epochs {epochs})", f"{hops}-hop"
 
 
 def _plot(summary: list[dict[str, Any]], path: Path, teacher: str = "SAGE") -> None:
