@@ -113,6 +113,21 @@ def test_propagated_mlp_is_an_mlp_on_the_mean_over_propagation_orders(feature_dr
     assert model.num_parameters == MLP(5, 3, hidden_channels=4, num_layers=3).num_parameters  # no graph weights
 
 
+def test_propagated_mlp_rebuilds_its_adjacency_for_the_same_edges_on_more_nodes():
+    """The adjacency is cached on the edge tensor; the same edges with two more (isolated) nodes' features are
+    another graph: the first six nodes' outputs are unchanged and the isolated nodes (Â = 1 there) read only
+    their own features, as the MLP on them."""
+    x = torch.rand(8, 5, generator=torch.Generator().manual_seed(0))
+    ei = torch.tensor([[0, 1, 2, 4], [1, 2, 3, 5]])
+    ei = torch.cat([ei, ei.flip(0)], dim=1)
+    model = PropagatedMLP(5, 3, hidden_channels=4, num_layers=2, dropout=0.0, propagation_order=2).eval()
+    six = model(x[:6], ei).logits
+    eight = model(x, ei).logits
+    torch.testing.assert_close(eight[:6], six)
+    torch.testing.assert_close(eight[6:], _mlp_by_hand(model, x[6:]))
+    torch.testing.assert_close(model(x[:6], ei).logits, six)
+
+
 def test_receptive_field_is_what_sampling_and_the_latency_protocol_fetch():
     """Hops a node's output reads: one per layer for message passing, none for the MLP, K for PropagatedMLP
     (whatever its depth); neighbor sampling refuses fewer fan-outs than that."""
