@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from jsonargparse import ActionConfigFile, DefaultHelpFormatter
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
@@ -213,6 +214,10 @@ class GraphDistillCLI(LightningCLI):
         if not self.config[self.subcommand].get("ckpt_path"):
             raise ConfigError(f"graphdistill {self.subcommand} runs a trained model: give --ckpt_path CKPT (a "
                               "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
+        if self.config[self.subcommand]["ckpt_path"] not in _LIGHTNING_CKPT_NAMES:
+            # nothing is saved here: restoring the run's checkpoint callback from the file would only warn that its
+            # folder changed (kept for Lightning's names, "last" ..., which it resolves)
+            self.trainer.callbacks = [c for c in self.trainer.callbacks if not isinstance(c, ModelCheckpoint)]
 
     def before_validate(self) -> None:
         self._require_checkpoint()
