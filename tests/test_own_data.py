@@ -657,6 +657,12 @@ def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, c
         err = capsys.readouterr().err.strip()
         assert err == (f"graphdistill: error: graphdistill {command} runs a trained model: give --ckpt_path CKPT (a "
                        "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder)."), err
+        with pytest.raises(SystemExit):  # Lightning's name, which a new process resolves to no file: one line
+            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
+                  "--ckpt_path=last", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
+        err = capsys.readouterr().err.strip()
+        assert err == (f"graphdistill: error: graphdistill {command} reads a checkpoint file, not Lightning's name "
+                       "'last': give --ckpt_path PATH, such as checkpoints/last.ckpt in the fit's run folder."), err
     assert not out.exists()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

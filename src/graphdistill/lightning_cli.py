@@ -214,10 +214,15 @@ class GraphDistillCLI(LightningCLI):
         if not self.config[self.subcommand].get("ckpt_path"):
             raise ConfigError(f"graphdistill {self.subcommand} runs a trained model: give --ckpt_path CKPT (a "
                               "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
-        if self.config[self.subcommand]["ckpt_path"] not in _LIGHTNING_CKPT_NAMES:
-            # nothing is saved here: restoring the run's checkpoint callback from the file would only warn that its
-            # folder changed (kept for Lightning's names, "last" ..., which it resolves)
-            self.trainer.callbacks = [c for c in self.trainer.callbacks if not isinstance(c, ModelCheckpoint)]
+        name = self.config[self.subcommand]["ckpt_path"]
+        if name in _LIGHTNING_CKPT_NAMES:  # Lightning would search this process's checkpoint folder and, finding no
+            # file there (a new process logs to a new version folder), score the untrained model with a warning
+            raise ConfigError(f"graphdistill {self.subcommand} reads a checkpoint file, not Lightning's name "
+                              f"'{name}': give --ckpt_path PATH, such as checkpoints/{name}.ckpt in the fit's run "
+                              "folder.")
+        # nothing is saved here: restoring the run's checkpoint callback from the file would only warn that its
+        # folder changed
+        self.trainer.callbacks = [c for c in self.trainer.callbacks if not isinstance(c, ModelCheckpoint)]
 
     def before_validate(self) -> None:
         self._require_checkpoint()
