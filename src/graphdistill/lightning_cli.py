@@ -211,10 +211,10 @@ class GraphDistillCLI(LightningCLI):
     def _require_checkpoint(self) -> None:
         """``validate``, ``test`` and ``predict`` read a trained model: without ``--ckpt_path``
         Lightning would score the freshly initialised one."""
-        if not self.config[self.subcommand].get("ckpt_path"):
+        name = self.config[self.subcommand].get("ckpt_path")
+        if not name:
             raise ConfigError(f"graphdistill {self.subcommand} runs a trained model: give --ckpt_path CKPT (a "
                               "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
-        name = self.config[self.subcommand]["ckpt_path"]
         if name in _LIGHTNING_CKPT_NAMES:  # Lightning would search this process's checkpoint folder and, finding no
             # file there (a new process logs to a new version folder), score the untrained model with a warning
             raise ConfigError(f"graphdistill {self.subcommand} reads a checkpoint file, not Lightning's name "

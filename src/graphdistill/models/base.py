@@ -220,26 +220,29 @@ class InputCache:
     def clear(self) -> None:
         self._sources: tuple | None = None  # the inputs (weak references unless pinned)
         self._versions: tuple = ()
+        self._key: Any = None
         self.value: Any = None
 
-    def get(self, inputs: tuple[Tensor, ...], compute: Callable[[], Any]) -> Any:
-        """The value for ``inputs``: the cached one if they are the cached inputs, unchanged, else ``compute()``."""
-        if not self._holds(inputs):
+    def get(self, inputs: tuple[Tensor, ...], compute: Callable[[], Any], key: Any = None) -> Any:
+        """The value for ``inputs``: the cached one if they are the cached inputs, unchanged, and ``key`` (a
+        plain value the result also depends on, such as a node count) equals the cached one, else ``compute()``."""
+        if not self._holds(inputs, key):
             value = compute()
             self._sources = tuple(inputs) if self.pin else tuple(weakref.ref(t) for t in inputs)
             self._versions = tuple(_version(t) for t in inputs)
+            self._key = key
             self.value = value
         return self.value
 
-    def _holds(self, inputs: tuple[Tensor, ...]) -> bool:
-        if self._sources is None or len(self._sources) != len(inputs):
+    def _holds(self, inputs: tuple[Tensor, ...], key: Any) -> bool:
+        if self._sources is None or len(self._sources) != len(inputs) or self._key != key:
             return False
         sources = self._sources if self.pin else tuple(ref() for ref in self._sources)
         return all(s is t for s, t in zip(sources, inputs)) and self._versions == tuple(_version(t) for t in inputs)
 
     def __getstate__(self) -> dict[str, Any]:
         # per process, and weak references cannot be pickled: the copy starts empty
-        return {"pin": self.pin, "_sources": None, "_versions": (), "value": None}
+        return {"pin": self.pin, "_sources": None, "_versions": (), "_key": None, "value": None}
 
 
 def _version(t: Tensor) -> int | None:

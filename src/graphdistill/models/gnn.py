@@ -541,11 +541,8 @@ class PropagatedMLP(NodeClassifier):
     def propagate(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """``(x + Âx + … + Âᴷx) / (K + 1)``."""
         x = x.to_dense() if x.layout != torch.strided else x
-        n = x.size(0)
-        adj, adj_t = self._adjacency.get((edge_index,), lambda: normalized_adjacency(edge_index, n))
-        if adj.size(0) != n:  # the same edges with more (isolated) nodes' features: another graph
-            self._adjacency.clear()
-            adj, adj_t = self._adjacency.get((edge_index,), lambda: normalized_adjacency(edge_index, n))
+        n = x.size(0)  # the same edges with more (isolated) nodes' features are another graph
+        adj, adj_t = self._adjacency.get((edge_index,), lambda: normalized_adjacency(edge_index, n), key=n)
         total = h = x
         for _ in range(self.propagation_order):
             h = _SparseMatmul.apply(adj, adj_t, h)
