@@ -650,15 +650,16 @@ def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, c
     folder = save_graph(data, tmp_path / "g", ids=ids)
     run = fit("--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}", "--trainer.max_epochs=30")
     out = tmp_path / "predicted"
+    missing = tmp_path / "no_such_graph"  # the checkpoint is checked before the data are read: no wait for them
     for command in ("predict", "test", "validate"):  # without a checkpoint: one line, not an untrained model's scores
         with pytest.raises(SystemExit):
-            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
+            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={missing}",
                   f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
         err = capsys.readouterr().err.strip()
         assert err == (f"graphdistill: error: graphdistill {command} runs a trained model: give --ckpt_path CKPT (a "
                        "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder)."), err
         with pytest.raises(SystemExit):  # Lightning's name, which a new process resolves to no file: one line
-            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",
+            main([command, "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={missing}",
                   "--ckpt_path=last", f"--trainer.default_root_dir={out}", "--trainer.logger=false"])
         err = capsys.readouterr().err.strip()
         assert err == (f"graphdistill: error: graphdistill {command} reads a checkpoint file, not Lightning's name "

@@ -208,32 +208,21 @@ class GraphDistillCLI(LightningCLI):
         else:
             _refuse_existing_run(_checkpoint_folder(self.trainer))
 
-    def _require_checkpoint(self) -> None:
-        """``validate``, ``test`` and ``predict`` read a trained model: without ``--ckpt_path``
-        Lightning would score the freshly initialised one."""
-        name = self.config[self.subcommand].get("ckpt_path")
-        if not name:
-            raise ConfigError(f"graphdistill {self.subcommand} runs a trained model: give --ckpt_path CKPT (a "
-                              "checkpoint from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
-        if name in _LIGHTNING_CKPT_NAMES:  # Lightning would search this process's checkpoint folder and, finding no
-            # file there (a new process logs to a new version folder), score the untrained model with a warning
-            raise ConfigError(f"graphdistill {self.subcommand} reads a checkpoint file, not Lightning's name "
-                              f"'{name}': give --ckpt_path PATH, such as checkpoints/{name}.ckpt in the fit's run "
-                              "folder.")
-        # nothing is saved here: restoring the run's checkpoint callback from the file would only warn that its
-        # folder changed
+    def _drop_checkpoint_callback(self) -> None:
+        """Nothing is saved by ``validate``, ``test`` or ``predict``: restoring the run's checkpoint
+        callback from the file would only warn that its folder changed."""
         self.trainer.callbacks = [c for c in self.trainer.callbacks if not isinstance(c, ModelCheckpoint)]
 
     def before_validate(self) -> None:
-        self._require_checkpoint()
+        self._drop_checkpoint_callback()
 
     def before_test(self) -> None:
-        self._require_checkpoint()
+        self._drop_checkpoint_callback()
 
     def before_predict(self) -> None:
         """``predict`` writes what it predicts, one row per node, to
         ``<trainer.default_root_dir>/predictions.csv`` (:class:`PredictionWriter`)."""
-        self._require_checkpoint()
+        self._drop_checkpoint_callback()
         self.predictions_path = Path(self.trainer.default_root_dir) / "predictions.csv"
         self.trainer.callbacks.append(PredictionWriter(self.predictions_path))
 
@@ -247,6 +236,8 @@ class GraphDistillCLI(LightningCLI):
         self.ckpt_record: dict[str, Any] | None = None
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if subcommand in ("validate", "test", "predict"):  # before the data and model are built
+            _require_checkpoint_file(subcommand, ckpt_path)
         if ckpt_path and ckpt_path not in _LIGHTNING_CKPT_NAMES:
             role = "checkpoint (--ckpt_path)"
             checkpoint, _ = read_checkpoint(ckpt_path, role=role)
@@ -304,6 +295,19 @@ class GraphDistillCLI(LightningCLI):
 
 #: ``--ckpt_path`` values that Lightning resolves itself within the run's folder
 _LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
+
+
+def _require_checkpoint_file(subcommand: str, ckpt_path: str | None) -> None:
+    """``validate``, ``test`` and ``predict`` read a trained model from a file: without
+    ``--ckpt_path`` Lightning would score the freshly initialised model, and with one of its
+    names (``last``, ...) it would search this process's new version folder, find nothing and
+    do the same with only a warning."""
+    if not ckpt_path:
+        raise ConfigError(f"graphdistill {subcommand} runs a trained model: give --ckpt_path CKPT (a checkpoint "
+                          "from graphdistill fit, such as checkpoints/best.ckpt in its run folder).")
+    if ckpt_path in _LIGHTNING_CKPT_NAMES:
+        raise ConfigError(f"graphdistill {subcommand} reads a checkpoint file, not Lightning's name '{ckpt_path}': "
+                          f"give --ckpt_path PATH, such as checkpoints/{ckpt_path}.ckpt in the fit's run folder.")
 
 
 def _checkpoint_folder(trainer) -> Path:
