@@ -134,6 +134,14 @@ def test_truncated_and_missing_checkpoints_are_one_line_errors(tmp_path, teacher
         read_checkpoint(truncated)
     line = _one_line_error(capsys, _student_args(tmp_path, f"--ckpt_path={truncated}"))
     assert "truncated.ckpt is corrupt" in line
+    # torch's own text for a file its weights-only unpickler cannot read asks to file an issue with torch
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(CheckpointError) as refused:
+        read_checkpoint(garbage)
+    message = str(refused.value)
+    assert "garbage.ckpt is corrupt" in message and "Unsupported operand" in message
+    assert "file an issue" not in message and "documentation" not in message and len(message) < 300
     line = _one_line_error(capsys, _student_args(tmp_path, f"--ckpt_path={tmp_path / 'missing.ckpt'}"))
     assert "not found" in line
 

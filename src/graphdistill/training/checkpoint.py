@@ -21,6 +21,7 @@ import os
 import pickle
 import pickletools
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,9 @@ def read_weights_only(path: str | Path, role: str = "checkpoint", hint: str = ""
         raise CheckpointError(f"{role.capitalize()} not found: {path}.{' ' + hint if hint else ''}")
     raw = path.read_bytes()
     try:
-        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns before it fails on a plain pickle; the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
         what = found.group(1) if found else _pickled_global(raw)
@@ -118,13 +121,20 @@ def _pickled_global(raw: bytes) -> str | None:
 
 
 def _corrupt(role: str, path: Path, err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    detail = next((line for line in lines if "Unpickler error" in line), None)
-    if detail is None and lines and not lines[0].startswith("Weights only load failed"):
-        detail = lines[0]
-    detail = f": {detail[:160]}" if detail else ""
-    return (f"{role.capitalize()} {path} is corrupt or not a PyTorch checkpoint (truncated? {type(err).__name__}"
-            f"{detail}). Pass another file or train it again.")
+    """One line for a file ``torch.load`` could not read: torch's own message is many lines,
+    and for a file its weights-only unpickler cannot read it asks to file an issue with torch,
+    which is not what the user should do; only its short reason is kept."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if "WeightsUnpickler error:" in text:
+        reason = text.split("WeightsUnpickler error:", 1)[1]
+    elif "Weights only load failed" in text or "Please file an issue" in text:
+        reason = ""
+    else:
+        reason = text
+    reason = re.split(r"\. | Check the documentation", reason)[0].strip().rstrip(".")
+    reason = f": {reason[:120]}" if reason else ""
+    return (f"{role.capitalize()} {path} is corrupt or not a PyTorch checkpoint (truncated, or not written by "
+            f"torch.save? {type(err).__name__}{reason}). Pass another file or train it again.")
 
 
 def checkpoint_record(checkpoint: dict[str, Any], path: str | Path, role: str = "checkpoint") -> dict[str, Any]:
