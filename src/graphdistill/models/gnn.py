@@ -527,6 +527,7 @@ class PropagatedMLP(NodeClassifier):
             raise ConfigError(f"PropagatedMLP: feature_dropout must be in [0, 1), got {feature_dropout}.")
         super().__init__(in_channels, out_channels, hidden_channels, num_layers, dropout, norm, residual,
                          propagation_order=propagation_order, feature_dropout=feature_dropout)
+        del self.input_dropout  # dropout on x̄ is feature_dropout, applied after the propagation
         self.propagation_order = propagation_order
         self.feature_dropout = dropout if feature_dropout is None else feature_dropout
         widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
