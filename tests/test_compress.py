@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ import torch
 
 from graphdistill.cli import main
 from graphdistill.data import NodeDataModule
-from graphdistill.errors import ConfigError, GraphDistillError
+from graphdistill.errors import ConfigError, GraphDistillError, GraphDistillWarning
 from graphdistill.experiments import compress, runs
 from graphdistill.experiments.compress import Compress, SearchSpace, method_config
 from graphdistill.export import export_model, run_onnx
@@ -61,9 +62,14 @@ def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, c
     monkeypatch.setattr(compress, "latency_devices", lambda: ["cpu", "cuda"])
     monkeypatch.setattr(latency, "inference_latency",
                         lambda model, data, device, **kw: timed.append(device) or cpu_latency(model, data, "cpu", **kw))
-    main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", "out",
-          *QUICK])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        main(["compress", "--teacher", teacher, "--methods", "kd", "kd_standardized", "--trials", "3", "--out", "out",
+              *QUICK])
     summary = json.loads((out / "summary.json").read_text())
+    # a teacher above the student alone is not warned about
+    assert summary["teacher"]["val"] > summary["alone"]["val_mean"]
+    assert not [w for w in caught if "below the student alone" in str(w.message)]
     printed = capsys.readouterr().out
     assert "| MLP alone |" in printed and "Report:" in printed and "Tip" not in printed and "Warning" not in printed
     trials = [t for t in summary["trials"] if t["state"] == "COMPLETE"]
@@ -224,8 +230,14 @@ def test_when_every_candidate_loses_the_student_alone_is_returned(tmp_path):
     gen = torch.Generator().manual_seed(0)
     np.save(tmp_path / "noise.npy", (10 * torch.randn(data.num_nodes, 5, generator=gen)).numpy())  # a useless teacher
     out = tmp_path / "out"
-    summary = Compress(out=out, teacher=str(tmp_path / "noise.npy"), methods=["kd"], trials=2, seeds=1, epochs=30,
-                       export=False).run()
+    with pytest.warns(GraphDistillWarning, match="teacher's validation accuracy is .* below the student alone's"):
+        summary = Compress(out=out, teacher=str(tmp_path / "noise.npy"), methods=["kd"], trials=2, seeds=1,
+                           epochs=30, export=False).run()
+    logits = torch.as_tensor(np.load(tmp_path / "noise.npy"))
+    for split in ("val", "test"):  # the teacher's own scores, beside the student's in the report
+        mask = data[f"{split}_mask"]
+        assert summary["teacher"][split] == pytest.approx((logits[mask].argmax(-1) == data.y[mask]).float().mean())
+    assert f"| {100 * summary['teacher']['val']:.2f} |" in (out / "report.md").read_text()
     assert all(t["value"] < json.loads((out / "alone/seed0/results.json").read_text())["best_val"]
                for t in summary["trials"] if t["value"] is not None)
     assert summary["chosen"]["method"] == "alone"
@@ -241,9 +253,10 @@ def test_a_report_on_your_own_graph_names_the_file_and_says_when_no_trial_ran(tm
     save_graph(data, tmp_path / "my_graph.pt")
     np.save(tmp_path / "logits.npy", torch.randn(data.num_nodes, 5).numpy())
     out = tmp_path / "out"
-    summary = Compress(out=out, data_args=["--data.dataset", str(tmp_path / "my_graph.pt")],
-                       teacher=str(tmp_path / "logits.npy"), methods=["kd"], trials=0, seeds=1, epochs=5,
-                       export=False).run()
+    with pytest.warns(GraphDistillWarning, match="below the student alone's"):  # random logits
+        summary = Compress(out=out, data_args=["--data.dataset", str(tmp_path / "my_graph.pt")],
+                           teacher=str(tmp_path / "logits.npy"), methods=["kd"], trials=0, seeds=1, epochs=5,
+                           export=False).run()
     report = (out / "report.md").read_text()
     assert summary["dataset"] == str(tmp_path / "my_graph.pt")
     assert report.startswith(f"# graphdistill compress: {tmp_path / 'my_graph.pt'}\n")

@@ -5,7 +5,8 @@
    graph with edge weights it reads them (GCN's ``edge_weight``), and so does a GCN or
    GraphSAGE student (unless its config sets ``edge_weight``; MLP and GAT students count every
    edge once or read none).
-2. **Baseline**: the student trained alone.
+2. **Baseline**: the student trained alone; a teacher below it on validation is warned about
+   (one line) before the search.
 3. **Search** (Optuna, TPE sampler): each trial picks a method and that method's few
    sensitive settings from its search space (``configs/search/<method>.yaml``, dotted paths
    into ``configs/methods/<method>.yaml``), trains the student with it and scores it by its
@@ -59,7 +60,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR, resolve_config
-from ..errors import ConfigError, GraphDistillError, user_error
+from ..errors import ConfigError, GraphDistillError, GraphDistillWarning, user_error
 from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
 from .runs import config_folder, fit_seeded, quiet_output
 
@@ -389,7 +390,7 @@ class Compress:
 
         done = sum(t.state in counted for t in study.trials)
         if done < self.trials:
-            _log(f"Searching {', '.join(sorted(by_name))}: {self.trials} trials (study {study.study_name}, "
+            _log(f"Searching {', '.join(sorted(by_name))}: {_count(self.trials, 'trial')} (study {study.study_name}, "
                  f"{done} done)")
             callback = optuna.study.MaxTrialsCallback(self.trials, states=counted)
             progress = _progress(self.trials, max(map(len, by_name)), failures)
@@ -418,6 +419,13 @@ class Compress:
         verb = "Reading back" if (self.out / "alone" / "seed0" / "results.json").exists() else "Training"
         _log(f"{verb} the student alone (the baseline)")
         alone0 = self.fit_student(None, self.out / "alone" / "seed0", 0)
+        teacher_val, teacher_test = _teacher_scores(teacher, datamodule.data)
+        if teacher_val < alone0["best_val"]:  # said before the search, the long part, so that it can be stopped
+            long = metric_words([datamodule.metric_name])[1]
+            warnings.warn(f"the teacher's validation {long} is {100 * teacher_val:.2f} %, below the student alone's "
+                          f"{100 * alone0['best_val']:.2f} %: distillation from it is unlikely to help. Check that the "
+                          "teacher was trained on this graph and split, or expect the student alone.",
+                          GraphDistillWarning, stacklevel=2)
         study = self.search(teacher_path, spaces)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         _log(f"Scoring the student alone and the {min(self.rescore, len(complete))} best trials over "
@@ -435,7 +443,6 @@ class Compress:
         else:
             _log("No method beats the student alone on validation: the student alone is returned.")
         data = datamodule.data
-        teacher_test = _teacher_test(teacher, data)
         student_ckpt = self.out / "student.ckpt"
         shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
         # the student's inputs: a method may add to the data (position features); reloaded only then
@@ -451,7 +458,7 @@ class Compress:
             teacher.model.cpu()
         summary = {"dataset": self.data_label, "metric": datamodule.metric_name,
                    "teacher": {"path": teacher_path, "form": teacher.form, "parameters": teacher.num_parameters,
-                               "test": teacher_test, "full_ms": None, **teacher_latency},
+                               "val": teacher_val, "test": teacher_test, "full_ms": None, **teacher_latency},
                    "alone": _stats(alone), "chosen": {"method": chosen_name, **_stats(final),
                                                        "config": str(chosen_config) if chosen_config else None},
                    "trials": _trials(study),
@@ -573,14 +580,14 @@ def _pairs(args: list[str]) -> list[str]:
     return out
 
 
-def _teacher_test(teacher: Any, data: Any) -> float:
-    """The teacher's test score on the student's split (any teacher form)."""
+def _teacher_scores(teacher: Any, data: Any) -> tuple[float, float]:
+    """The teacher's validation and test scores on the student's split (any teacher form)."""
     import torch
 
     from ..data.metrics import score
 
-    out = teacher.outputs(data, torch.device("cpu"))
-    return score(out.logits[data.test_mask], data.y[data.test_mask])
+    logits = teacher.outputs(data, torch.device("cpu")).logits
+    return tuple(score(logits[mask], data.y[mask]) for mask in (data.val_mask, data.test_mask))
 
 
 def _stats(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -599,9 +606,10 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     """``report.md`` (the comparison table, the trials, the exports) and ``report.png``."""
     teacher, alone, chosen = summary["teacher"], summary["alone"], summary["chosen"]
     exports = summary["exports"]
-    pct = (lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}")  # noqa: E731
+    # one seed has no spread to show
+    pct = (lambda m, s: f"{100 * m:.2f}" + (f" ± {100 * s:.2f}" if chosen["seeds"] > 1 else ""))  # noqa: E731
     rows = [["teacher", teacher["form"], f"{teacher['parameters']:,}" if teacher["parameters"] else "-",
-             f"{100 * teacher['test']:.2f}", "-"],
+             f"{100 * teacher['test']:.2f}", f"{100 * teacher['val']:.2f}" if "val" in teacher else "-"],
             [f"{alone['model']} alone", "-", f"{alone['parameters']:,}", pct(alone["test_mean"], alone["test_std"]),
              f"{100 * alone['val_mean']:.2f}"]]
     if chosen["method"] != "alone":
