@@ -285,7 +285,10 @@ class Compress:
         verb = "Reading back" if done.exists() else "Training"
         weighted = "edge_weight" in graph
         extra = [READ_EDGE_WEIGHTS] if weighted else []
-        _log(f"{verb} the teacher ({self._config('gcn').relative_to(CONFIG_DIR)}"
+        config = self._config("gcn")
+        borrowed = config.parent.name != self.dataset or self.data_label != self.dataset  # another dataset's config
+        whose = "'s settings, not tuned for this graph: pass --teacher to bring your own" if borrowed else ""
+        _log(f"{verb} the teacher ({config.relative_to(CONFIG_DIR)}{whose}"
              + (", reading the graph's edge weights)" if weighted else ")"))
         result = self.fit([self._config("gcn")], self.out / "teacher", 0, *extra)
         return str(Path(result["best_checkpoint"]).resolve())
