@@ -52,7 +52,7 @@ def test_every_search_space_names_settings_its_method_config_has():
         assert changed != original and space.uses in ("logits", "hidden layers", "no teacher")
 
 
-def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys, monkeypatch):
+def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, capsys, caplog, monkeypatch):
     monkeypatch.chdir(tmp_path)  # --out relative to the current folder, as in the README
     out = tmp_path / "out"
     # a machine with a GPU also times student and teacher there (here the "GPU" timing runs on the CPU)
@@ -102,6 +102,22 @@ def test_compress_selects_on_validation_exports_and_reports(tmp_path, teacher, c
     assert torch.equal(got.argmax(-1), expected.argmax(-1)) and torch.allclose(got, expected, atol=1e-4)
     scripted = torch.jit.load(str(out / "student.pt"))
     assert torch.equal(scripted(data.x).argmax(-1), expected.argmax(-1))
+    # the command the run prints predicts with the student from any folder, into --out
+    command = next(line for line in printed.splitlines() if line.startswith("Predict with it: graphdistill "))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        main(command.split("graphdistill ", 1)[1].split())
+    # nothing of Lightning's that does not concern the user: its advertisement, the checkpoint callback that
+    # predict drops on purpose, a deprecation inside Lightning
+    said = capsys.readouterr()
+    assert "Tip" not in said.out + said.err and not [r for r in caplog.records if "Tip" in r.getMessage()]
+    assert not [w for w in caught if "ckpt_path" in str(w.message) or "LeafSpec" in str(w.message)], caught
+    predicted = np.loadtxt(out / "predictions.csv", delimiter=",", skiprows=1, usecols=1, dtype=np.int64)
+    assert torch.equal(torch.as_tensor(predicted), expected.argmax(-1))
 
 
 def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path, teacher, monkeypatch):

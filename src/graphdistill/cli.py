@@ -109,6 +109,8 @@ def compress_command(args: list[str]) -> None:
         print((Path(parsed.out) / "report.md").read_text().split("\n## Trials")[0].split("Date: ", 1)[-1]
               .split("\n", 1)[-1].strip())
         print(f"\nReport: {Path(parsed.out) / 'report.md'} and report.png; student: {summary['student_checkpoint']}")
+        print(f"Predict with it: graphdistill predict --config {summary['student_config']} --ckpt_path "
+              f"{summary['student_checkpoint']}")
 
 
 def export_command(args: list[str]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -128,10 +130,34 @@ class LoggedConfig(SaveConfigCallback):
                 logger.log_hyperparams(self.config.clone().as_dict())
 
 
+#: warnings from Lightning's own code that say nothing about the user's run: a deprecation inside
+#: Lightning (with torch >= 2.10), and the advice to pass the checkpoint callback that validate,
+#: test and predict drop on purpose (:meth:`GraphDistillCLI._drop_checkpoint_callback`)
+_LIGHTNING_NOISE = ("`isinstance(treespec, LeafSpec)` is deprecated",
+                    "Be aware that when using `ckpt_path`, callbacks used to create the checkpoint")
+
+
+class _NoAdvertisement(logging.Filter):
+    """Drops Lightning's "💡 Tip" line, which advertises a cloud logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def _quiet_lightning_noise() -> None:
+    for message in _LIGHTNING_NOISE:
+        warnings.filterwarnings("ignore", message=re.escape(message))
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _NoAdvertisement) for f in log.filters):
+            log.addFilter(_NoAdvertisement())
+
+
 class GraphDistillCLI(LightningCLI):
     """LightningCLI whose model input width and class count come from the data module."""
 
     def __init__(self, *args: Any, callbacks: list | None = None, **kwargs: Any) -> None:
+        _quiet_lightning_noise()
         words = kwargs.get("args", sys.argv[1:])
         if isinstance(words, (list, tuple)):  # --config names a packaged config from any folder
             kwargs["args"] = resolve_config_args(list(words))

@@ -22,7 +22,8 @@
    accuracy is chosen if it beats the student alone's mean, else the student alone (one
    seed's validation score is too noisy to choose on). The choice is reported by test
    accuracy at the best validation epoch, mean ± std over those seeds, beside the teacher.
-5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration),
+5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration) and
+   ``student.yaml`` (its run's config, which ``validate`` / ``test`` / ``predict`` take with it),
    ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript; for an MLP
    that reads position features, ``student.positions.npy``: the rows it reads; for a graph
    that names its classes, ``student.classes.json``: logit column ``k`` is the ``k``-th name),
@@ -448,6 +449,17 @@ class Compress:
         data = datamodule.data
         student_ckpt = self.out / "student.ckpt"
         shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
+        # its run's full config, which validate / test / predict take beside the checkpoint; they write into DIR
+        run_config = yaml.safe_load((Path(final[0]["best_checkpoint"]).parent.parent / "config.yaml").read_text())
+        run_config.setdefault("trainer", {})["default_root_dir"] = str(self.out.resolve())
+        for section, key in (("data", "dataset"), ("data", "root")):  # so that it works from any folder
+            value = (run_config.get(section) or {}).get(key)
+            if isinstance(value, str) and value and Path(value).expanduser().exists():
+                run_config[section][key] = str(Path(value).expanduser().resolve())
+        teacher_args = ((run_config.get("model") or {}).get("init_args") or {})
+        if isinstance(teacher_args.get("teacher"), str) and Path(teacher_args["teacher"]).exists():
+            teacher_args["teacher"] = str(Path(teacher_args["teacher"]).resolve())
+        (self.out / "student.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
         # the student's inputs: a method may add to the data (position features); reloaded only then
         adds_data = chosen_config is not None and (yaml.safe_load(chosen_config.read_text()) or {}).get("data")
         student_data = _datamodule(self.data_args, self.student_config(), chosen_config).data if adds_data else data
@@ -467,6 +479,7 @@ class Compress:
                    "trials": _trials(study),
                    "rescored": [{k: v for k, v in c.items() if k != "runs"} for c in rescored],
                    "exports": exports, "student_checkpoint": str(student_ckpt),
+                   "student_config": str(self.out / "student.yaml"),
                    "seconds": round(time.time() - started, 1)}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
         write_report(summary, self.out)
