@@ -154,6 +154,8 @@ def test_the_time_limit_stops_a_running_trial_which_never_competes(tmp_path, tea
     for bad in (0, -3):  # a limit that leaves no time is a mistake, said in one line
         with pytest.raises(ConfigError, match="--timeout is the search's time limit"):
             Compress(out=tmp_path / "bad", timeout=bad)
+        with pytest.raises(ConfigError, match="--epochs is every run's max epochs, >= 1"):  # not "the default"
+            Compress(out=tmp_path / "bad", epochs=bad)
 
 
 def test_two_processes_run_trials_of_one_study_at_once(tmp_path, teacher):

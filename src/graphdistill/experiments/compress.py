@@ -202,6 +202,9 @@ class Compress:
         self.out = Path(self.out).expanduser().resolve()  # run folders and trial configs by absolute path
         if self.trials < 0 or self.seeds < 1 or self.rescore < 1:
             raise ConfigError("--trials must be >= 0, --seeds >= 1 and --rescore >= 1.")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs is every run's max epochs, >= 1 (leave it out for the configs'); got "
+                              f"{self.epochs}.")
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError(f"--timeout is the search's time limit in seconds, > 0; got {self.timeout:g}.")
         self.data_label = _data_label(self.data_args)  # what the report names: a file as given
@@ -252,7 +255,7 @@ class Compress:
     def common(self) -> list[str]:
         """Arguments every run gets: the data and the epoch budget. (Trials are tested at their best
         validation epoch too, a forward pass; only the validation score is read.)"""
-        return [*self.data_args, *([f"--trainer.max_epochs={self.epochs}"] if self.epochs else [])]
+        return [*self.data_args, *([f"--trainer.max_epochs={self.epochs}"] if self.epochs is not None else [])]
 
     def fit(self, configs: list[str | Path], workdir: Path, seed: int = 0, *extra: str,
             callbacks: list | None = None) -> dict[str, Any]:
