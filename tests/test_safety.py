@@ -115,6 +115,21 @@ class MyGCN(GCN):
     """A user's own model class (allowed explicitly in a test above)."""
 
 
+@pytest.mark.parametrize(("command", "option", "value", "says"), [
+    ("latency", "--repeats", "0", "must be >= 1, got 0"), ("latency", "--warmup", "-1", "must be >= 0, got -1"),
+    ("latency", "--batch-size", "0", "must be >= 1, got 0"),
+    ("latency", "--device", "tpu", "must be cpu, cuda or cuda:N, got 'tpu'"),
+    ("analyze", "--edge-drop", "1.5", "must be in [0, 1), got 1.5"),
+    ("analyze", "--seeds", "0", "must be >= 1, got 0")])
+def test_comparison_commands_refuse_impossible_numbers_before_reading_a_file(capsys, command, option, value, says):
+    # before: --repeats 0 ended in a StatisticsError traceback after the models had been timed
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--teacher", "t.ckpt", "--students", "s.ckpt", option, value])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == f"graphdistill {command}: error: argument {option}: {says}"
+
+
 @pytest.mark.parametrize("command", ["latency", "analyze"])
 def test_evaluation_commands_refuse_a_malicious_checkpoint(tmp_path, teacher_ckpt, command):
     marker = tmp_path / "pwned"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import exit_on_user_error
 
@@ -138,6 +140,32 @@ def export_command(args: list[str]) -> None:
         print(f"Wrote {result['classes']}: the class names of its graph, logit column k is the k-th name.")
 
 
+def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` (int or float) in ``[low, high)``, else argparse's one-line error."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value < low or (high is not None and value >= high):
+            bound = f">= {low:g}" if high is None else f"in [{low:g}, {high:g})"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
+def _device(text: str) -> str:
+    """An argparse type: ``cpu``, ``cuda`` or ``cuda:N``, on a machine that has it."""
+    import torch
+
+    if text != "cpu" and not (text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}")
+    if text != "cpu" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no GPU is available here; use cpu")
+    return text
+
+
 def _comparison_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -165,10 +193,10 @@ def latency_command(args: list[str]) -> None:
     from .reporting import write_report
 
     parser = _comparison_parser("graphdistill latency", LATENCY_HELP)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--device", type=_device, default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--repeats", type=_number(int, 1), default=10)
+    parser.add_argument("--warmup", type=_number(int, 0), default=3)
+    parser.add_argument("--batch-size", type=_number(int, 1), default=1024)
     parsed = parser.parse_args(args)
     write_report(parsed.out, latency_table(parsed.teacher, parsed.students, parsed.root, parsed.device,
                                            parsed.repeats, parsed.warmup, parsed.batch_size))
@@ -192,10 +220,10 @@ def analyze_command(args: list[str]) -> None:
     from .reporting import markdown_table, run_header, write_report
 
     parser = _comparison_parser("graphdistill analyze", ANALYZE_HELP)
-    parser.add_argument("--edge-drop", nargs="*", type=float, default=[0.2, 0.5])
-    parser.add_argument("--feature-noise", nargs="*", type=float, default=[0.5, 1.0],
+    parser.add_argument("--edge-drop", nargs="*", type=_number(float, 0, 1), default=[0.2, 0.5])
+    parser.add_argument("--feature-noise", nargs="*", type=_number(float, 0), default=[0.5, 1.0],
                         help="noise std as a fraction of each feature's std")
-    parser.add_argument("--seeds", type=int, default=3, help="perturbation draws averaged")
+    parser.add_argument("--seeds", type=_number(int, 1), default=3, help="perturbation draws averaged")
     parsed = parser.parse_args(args)
     rows = analyze(parsed.teacher, parsed.students, parsed.root, tuple(parsed.edge_drop), tuple(parsed.feature_noise),
                    parsed.seeds)
