@@ -61,6 +61,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR, resolve_config
+from ..data import dataset_info
 from ..errors import ConfigError, GraphDistillError, GraphDistillWarning, user_error
 from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
 from .runs import config_folder, fit_seeded, quiet_output
@@ -455,10 +456,11 @@ class Compress:
         # its run's full config, which validate / test / predict take beside the checkpoint; they write into DIR
         run_config = yaml.safe_load((Path(final[0]["best_checkpoint"]).parent.parent / "config.yaml").read_text())
         run_config.setdefault("trainer", {})["default_root_dir"] = str(self.out.resolve())
-        for section, key in (("data", "dataset"), ("data", "root")):  # so that it works from any folder
-            value = (run_config.get(section) or {}).get(key)
-            if isinstance(value, str) and value and Path(value).expanduser().exists():
-                run_config[section][key] = str(Path(value).expanduser().resolve())
+        data_config = run_config.get("data") or {}  # paths made absolute, so that it works from any folder
+        if isinstance(data_config.get("dataset"), str) and dataset_info(data_config["dataset"]).family == "file":
+            data_config["dataset"] = dataset_info(data_config["dataset"]).name  # a built-in name stays a name
+        if isinstance(data_config.get("root"), str) and Path(data_config["root"]).expanduser().exists():
+            data_config["root"] = str(Path(data_config["root"]).expanduser().resolve())
         teacher_args = ((run_config.get("model") or {}).get("init_args") or {})
         if isinstance(teacher_args.get("teacher"), str) and Path(teacher_args["teacher"]).exists():
             teacher_args["teacher"] = str(Path(teacher_args["teacher"]).resolve())
