@@ -61,10 +61,9 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from ..config_files import CONFIG_DIR, resolve_config
-from ..data import dataset_info
 from ..errors import ConfigError, GraphDistillError, GraphDistillWarning, user_error
 from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
-from .runs import config_folder, fit_seeded, quiet_output
+from .runs import absolute_graph, config_folder, fit_seeded, quiet_output
 
 STUDENTS = ("mlp", "gcn", "sage", "gat")
 #: what fails one trial without stopping the search (a setting that diverges, say) ...
@@ -457,8 +456,8 @@ class Compress:
         run_config = yaml.safe_load((Path(final[0]["best_checkpoint"]).parent.parent / "config.yaml").read_text())
         run_config.setdefault("trainer", {})["default_root_dir"] = str(self.out.resolve())
         data_config = run_config.get("data") or {}  # paths made absolute, so that it works from any folder
-        if isinstance(data_config.get("dataset"), str) and dataset_info(data_config["dataset"]).family == "file":
-            data_config["dataset"] = dataset_info(data_config["dataset"]).name  # a built-in name stays a name
+        if isinstance(data_config.get("dataset"), str):
+            data_config["dataset"] = absolute_graph(data_config["dataset"], Path.cwd())  # a built-in name stays
         if isinstance(data_config.get("root"), str) and Path(data_config["root"]).expanduser().exists():
             data_config["root"] = str(Path(data_config["root"]).expanduser().resolve())
         teacher_args = ((run_config.get("model") or {}).get("init_args") or {})

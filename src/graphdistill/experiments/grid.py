@@ -57,9 +57,9 @@ from typing import Any
 import yaml
 
 from ..data import dataset_info
-from ..errors import ConfigError, DatasetNotFoundError
+from ..errors import ConfigError
 from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
-from .runs import CONFIGS, config_folder, fit_seeded, quiet_output
+from .runs import CONFIGS, absolute_graph, config_folder, fit_seeded, is_graph_file, quiet_output
 
 KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against", "student_methods")
 
@@ -138,7 +138,7 @@ class Grid:
         if not self.datasets or not self.students:
             raise ConfigError(f"Grid {path}: datasets and students must each name at least one config.")
         if base is not None:
-            self.datasets = [_absolute_graph(d, base) for d in self.datasets]
+            self.datasets = [absolute_graph(d, base) for d in self.datasets]
         for dataset in self.datasets:
             dataset_info(dataset)  # an unknown name or a missing file: one line that says what to give
         if isinstance(self.teacher, dict):
@@ -190,16 +190,6 @@ def _config(name: str, packaged: str) -> str:
     return name if name.endswith((".yaml", ".yml")) else packaged
 
 
-def is_graph_file(dataset: str) -> bool:
-    """Whether a ``datasets`` entry is the path of the user's graph rather than a built-in name."""
-    try:
-        return dataset_info(dataset).family == "file"
-    except DatasetNotFoundError:  # a path, not found from here (it may be relative to the grid file)
-        return True
-    except ConfigError:  # an unknown name
-        return False
-
-
 def dataset_folder(dataset: str) -> str:
     """A dataset's run folder (and plot suffix): its name, or for a graph file its stem and a hash
     of its path, so two files of one name do not share runs."""
@@ -217,12 +207,6 @@ def dataset_names(datasets: Iterable[str]) -> dict[str, str]:
              for d in dict.fromkeys(datasets)}
     counts = Counter(names.values())
     return {d: name if counts[name] == 1 else d for d, name in names.items()}
-
-
-def _absolute_graph(dataset: str, base: Path) -> str:
-    """A graph file's path made absolute (relative to the grid file); a built-in name as it is."""
-    path = Path(dataset).expanduser()
-    return dataset if not is_graph_file(dataset) or path.is_absolute() else str((base / path).resolve())
 
 
 def _absolute(name: str, base: Path) -> str:

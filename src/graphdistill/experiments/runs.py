@@ -12,7 +12,7 @@ from ..config_files import CONFIG_DIR
 from ..console import quiet
 from ..data import dataset_info
 from ..data.files import content_sha256
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetNotFoundError
 from ..lightning_cli import run_config_hash, run_fit
 
 CONFIGS = CONFIG_DIR
@@ -23,6 +23,22 @@ def config_folder(dataset: str) -> str:
     (by its canonical name), the synthetic graph's for the user's graph file."""
     info = dataset_info(dataset)
     return "synthetic" if info.family == "file" else info.name
+
+
+def is_graph_file(dataset: str) -> bool:
+    """Whether a ``datasets`` entry is the path of the user's graph rather than a built-in name."""
+    try:
+        return dataset_info(dataset).family == "file"
+    except DatasetNotFoundError:  # a path, not found from here (it may be relative to the grid file)
+        return True
+    except ConfigError:  # an unknown name
+        return False
+
+
+def absolute_graph(dataset: str, base: Path) -> str:
+    """A graph file's path made absolute (relative to ``base``); a built-in name as it is."""
+    path = Path(dataset).expanduser()
+    return dataset if not is_graph_file(dataset) or path.is_absolute() else str((base / path).resolve())
 
 
 def seed_args(seed: int) -> list[str]:
