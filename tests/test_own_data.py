@@ -665,6 +665,16 @@ def test_predict_writes_one_row_per_node_named_by_the_files_ids(tmp_path, fit, c
         assert err == (f"graphdistill: error: graphdistill {command} reads a checkpoint file, not Lightning's name "
                        "'last': give --ckpt_path PATH, such as checkpoints/last.ckpt in the fit's run folder."), err
     assert not out.exists()
+    for command in ("predict", "test", "validate"):  # a checkpoint without its config: the line names the run's
+        with pytest.raises(SystemExit):
+            main([command, f"--ckpt_path={run['best_checkpoint']}"])
+        err = capsys.readouterr().err.strip()
+        saved = Path(run["best_checkpoint"]).parent.parent / "config.yaml"
+        assert err == (f"graphdistill: error: {command} needs the config {run['best_checkpoint']} was trained with (a "
+                       f"checkpoint holds weights only): add --config {saved}."), err
+    main(["predict", "--config", str(saved), f"--ckpt_path={run['best_checkpoint']}",  # what the line says works
+          f"--trainer.default_root_dir={out}"])
+    assert pd.read_csv(out / "predictions.csv")["node"].tolist() == ids
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         main(["predict", "--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={folder}",

@@ -189,6 +189,7 @@ class GraphDistillCLI(LightningCLI):
                 word.split("=", 1)[1] if word.startswith("--config=") else None)
             if path:
                 _check_yaml(path)
+        _require_config(words)
         super().parse_arguments(parser, args)
 
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
@@ -334,6 +335,31 @@ def _require_checkpoint_file(subcommand: str, ckpt_path: str | None) -> None:
     if ckpt_path in _LIGHTNING_CKPT_NAMES:
         raise ConfigError(f"graphdistill {subcommand} reads a checkpoint file, not Lightning's name '{ckpt_path}': "
                           f"give --ckpt_path PATH, such as checkpoints/{ckpt_path}.ckpt in the fit's run folder.")
+
+
+def _require_config(words: list[str]) -> None:
+    """``validate``, ``test``, ``predict`` (and a resumed ``fit``) with ``--ckpt_path`` but no
+    config: the checkpoint holds weights only (files from a user are data: no classes are built
+    from it), so the command needs the config the run was trained with; the line names the
+    ``config.yaml`` saved in the checkpoint's run folder where there is one."""
+    subcommand = next((word for word in words if word in ("fit", "validate", "test", "predict")), None)
+    if subcommand is None or any(w in ("-c", "--config", "--model", "--print_config", "-h", "--help") or
+                                 w.startswith(("--config=", "--model=", "--model.", "--print_config"))
+                                 for w in words):
+        return
+    ckpt_path = next((words[i + 1] if w == "--ckpt_path" and i + 1 < len(words) else w.split("=", 1)[1]
+                      for i, w in enumerate(words) if w == "--ckpt_path" or w.startswith("--ckpt_path=")), None)
+    if not ckpt_path:
+        if subcommand == "fit":
+            raise ConfigError("fit needs a model and data: give --config CONFIG, such as configs/cora/gcn.yaml "
+                              "(graphdistill fit --help lists the options).")
+        raise ConfigError(f"{subcommand} runs a trained model: give --config CONFIG (the config it was trained with) "
+                          "and --ckpt_path CKPT (a checkpoint from graphdistill fit).")
+    saved = Path(ckpt_path).expanduser().parent.parent / "config.yaml"
+    config = str(saved) if saved.is_file() else "CONFIG"
+    raise ConfigError(f"{subcommand} needs the config {ckpt_path} was trained with (a checkpoint holds weights "
+                      f"only): add --config {config}" + ("" if saved.is_file() else
+                      " (fit saves it as config.yaml in the run folder)") + ".")
 
 
 def _checkpoint_folder(trainer) -> Path:
