@@ -99,3 +99,15 @@ def test_help_says_what_the_tool_does_and_version_works(capsys):
                           timeout=120)
     assert proc.returncode == 0 and "graphdistill latency" in proc.stdout
     assert proc.stderr == "", proc.stderr  # no library warning in front of the help
+
+
+def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
+    assert _error_line(capsys, "fit") == ("graphdistill: error: fit needs a model and data: give --config CONFIG, such "
+                                          "as configs/cora/gcn.yaml (graphdistill fit --help lists the options).")
+    assert _error_line(capsys, "test", "--trainer.logger=false") == (
+        "graphdistill: error: test runs a trained model: give --config CONFIG (the config it was trained with) and "
+        "--ckpt_path CKPT (a checkpoint from graphdistill fit).")
+    ckpt = tmp_path / "elsewhere.ckpt"  # no run folder around it: the line says where fit saves the config
+    assert _error_line(capsys, "validate", "--ckpt_path", str(ckpt)) == (
+        f"graphdistill: error: validate needs the config {ckpt} was trained with (a checkpoint holds weights only): "
+        "add --config CONFIG (fit saves it as config.yaml in the run folder).")
