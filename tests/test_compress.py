@@ -498,3 +498,38 @@ def test_trial_lines_keep_their_columns_for_long_method_names(capsys):
                    callbacks=[_progress(2, max(map(len, names)))])
     lines = [line for line in capsys.readouterr().out.splitlines() if "trial" in line]
     assert len(lines) == 2 and len({line.index(" val ") for line in lines}) == 1, lines
+
+
+def test_the_chosen_students_config_and_checkpoint_predict_without_the_teacher(tmp_path, teacher, fit, capsys):
+    """compress writes a distilled student as the student network alone: ``student.yaml`` names no teacher or
+    method, ``student.ckpt`` holds the student's weights only (not FitNet's projection), and predict with the two
+    works with the teacher file gone, giving the distilled run's own predictions."""
+    import shutil
+
+    import yaml
+
+    from graphdistill.experiments.compress import student_only, write_student_checkpoint
+    from graphdistill.training.checkpoint import read_checkpoint
+
+    own_teacher = tmp_path / "teacher.ckpt"
+    shutil.copyfile(teacher, own_teacher)
+    run = fit("--config", config("synthetic/student_mlp.yaml"), "--config", config("methods/fitnet.yaml"),
+              f"--model.init_args.teacher={own_teacher}", "--trainer.max_epochs=3")
+    source = Path(run["best_checkpoint"])
+    assert any(not k.startswith("model.") for k in read_checkpoint(source)[0]["state_dict"])  # FitNet's projection
+    out = tmp_path / "out"
+    out.mkdir()
+    write_student_checkpoint(source, out / "student.ckpt")
+    saved = read_checkpoint(out / "student.ckpt")[0]
+    assert saved["state_dict"].keys() == {k for k in read_checkpoint(source)[0]["state_dict"] if k.startswith("model.")}
+    assert "optimizer_states" not in saved
+    student = student_only(yaml.safe_load((source.parent.parent / "config.yaml").read_text()))
+    student["trainer"]["default_root_dir"] = str(out)
+    assert "teacher" not in yaml.safe_dump(student) and "FitNet" not in yaml.safe_dump(student)
+    (out / "student.yaml").write_text(yaml.safe_dump(student))
+    own_teacher.unlink()
+    main(["predict", "--config", str(out / "student.yaml"), "--ckpt_path", str(out / "student.ckpt")])
+    predicted = np.loadtxt(out / "predictions.csv", delimiter=",", skiprows=1, usecols=1, dtype=np.int64)
+    with torch.no_grad():
+        expected = load_model(source).model.eval()(NodeDataModule("synthetic").data.x).logits.argmax(-1)
+    assert torch.equal(torch.as_tensor(predicted), expected)

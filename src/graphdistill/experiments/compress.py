@@ -22,8 +22,10 @@
    accuracy is chosen if it beats the student alone's mean, else the student alone (one
    seed's validation score is too noisy to choose on). The choice is reported by test
    accuracy at the best validation epoch, mean ± std over those seeds, beside the teacher.
-5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration) and
-   ``student.yaml`` (its run's config, which ``validate`` / ``test`` / ``predict`` take with it),
+5. **Outputs** in ``DIR``: ``student.ckpt`` (seed 0 of the chosen configuration, the student
+   network's weights only: :func:`write_student_checkpoint`) and ``student.yaml`` (its run's
+   config as the student's alone, :func:`student_only`, which ``validate`` / ``test`` /
+   ``predict`` take with it: no teacher file needed),
    ``student.onnx`` / ``student.pt`` (ONNX checked in onnxruntime, TorchScript; for an MLP
    that reads position features, ``student.positions.npy``: the rows it reads; for a graph
    that names its classes, ``student.classes.json``: logit column ``k`` is the ``k``-th name),
@@ -451,18 +453,20 @@ class Compress:
             _log("No method beats the student alone on validation: the student alone is returned.")
         data = datamodule.data
         student_ckpt = self.out / "student.ckpt"
-        shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
-        # its run's full config, which validate / test / predict take beside the checkpoint; they write into DIR
+        # its run's config, which validate / test / predict take beside the checkpoint; they write into DIR
         run_config = yaml.safe_load((Path(final[0]["best_checkpoint"]).parent.parent / "config.yaml").read_text())
+        if (run_config.get("model") or {}).get("class_path", "").endswith(".DistillationModule"):
+            # the student network alone: predicting with it needs neither the teacher file nor the method
+            run_config = student_only(run_config)
+            write_student_checkpoint(final[0]["best_checkpoint"], student_ckpt)
+        else:
+            shutil.copyfile(final[0]["best_checkpoint"], student_ckpt)
         run_config.setdefault("trainer", {})["default_root_dir"] = str(self.out.resolve())
         data_config = run_config.get("data") or {}  # paths made absolute, so that it works from any folder
         if isinstance(data_config.get("dataset"), str):
             data_config["dataset"] = absolute_graph(data_config["dataset"], Path.cwd())  # a built-in name stays
         if isinstance(data_config.get("root"), str) and Path(data_config["root"]).expanduser().exists():
             data_config["root"] = str(Path(data_config["root"]).expanduser().resolve())
-        teacher_args = ((run_config.get("model") or {}).get("init_args") or {})
-        if isinstance(teacher_args.get("teacher"), str) and Path(teacher_args["teacher"]).exists():
-            teacher_args["teacher"] = str(Path(teacher_args["teacher"]).resolve())
         (self.out / "student.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
         # the student's inputs: a method may add to the data (position features); reloaded only then
         adds_data = chosen_config is not None and (yaml.safe_load(chosen_config.read_text()) or {}).get("data")
@@ -608,6 +612,29 @@ def _teacher_scores(teacher: Any, data: Any) -> tuple[float, float]:
 
     logits = teacher.outputs(data, torch.device("cpu")).logits
     return tuple(score(logits[mask], data.y[mask]) for mask in (data.val_mask, data.test_mask))
+
+
+def student_only(run_config: dict[str, Any]) -> dict[str, Any]:
+    """A distillation run's config as the student network's alone (``NodeClassificationModule``
+    with the run's student model, data and trainer): what ``validate`` / ``test`` / ``predict``
+    need, without the teacher file or the method's components."""
+    module = (run_config.get("model") or {}).get("init_args") or {}
+    return {**run_config, "model": {"class_path": "graphdistill.training.NodeClassificationModule",
+                                    "init_args": {"model": module["model"]}}}
+
+
+def write_student_checkpoint(source: str | Path, target: Path) -> None:
+    """``source`` (a distillation run's checkpoint, read weights-only) with the student network's
+    weights only (``model.*``: no teacher-side heads or discriminators, no optimizer states),
+    written atomically; its graphdistill record (model, data, the run's config, the teacher's
+    SHA-256) stays for provenance. It loads into :func:`student_only`'s config."""
+    from ..training.checkpoint import atomic_save, read_checkpoint
+
+    checkpoint, _ = read_checkpoint(source, role="chosen student's checkpoint")
+    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    for key in ("optimizer_states", "lr_schedulers"):
+        checkpoint.pop(key, None)
+    atomic_save(checkpoint, target)
 
 
 def _stats(results: list[dict[str, Any]]) -> dict[str, Any]:
