@@ -338,10 +338,12 @@ def _require_checkpoint_file(subcommand: str, ckpt_path: str | None) -> None:
 
 
 def _require_config(words: list[str]) -> None:
-    """``validate``, ``test``, ``predict`` (and a resumed ``fit``) with ``--ckpt_path`` but no
-    config: the checkpoint holds weights only (files from a user are data: no classes are built
-    from it), so the command needs the config the run was trained with; the line names the
-    ``config.yaml`` saved in the checkpoint's run folder where there is one."""
+    """A command line with no config (no ``--config``, no ``--model``): one line that says what
+    to give, instead of jsonargparse's "required: predict.model". With ``--ckpt_path``
+    (``validate``, ``test``, ``predict``, a resumed ``fit``) the checkpoint holds weights only
+    (files from a user are data: no classes are built from it), so the command needs the config
+    the run was trained with; the line names the ``config.yaml`` saved in the checkpoint's run
+    folder where there is one (it is not read on the user's behalf)."""
     subcommand = next((word for word in words if word in ("fit", "validate", "test", "predict")), None)
     if subcommand is None or any(w in ("-c", "--config", "--model", "--print_config", "-h", "--help") or
                                  w.startswith(("--config=", "--model=", "--model.", "--print_config"))
