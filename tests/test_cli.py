@@ -111,3 +111,6 @@ def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
     assert _error_line(capsys, "validate", "--ckpt_path", str(ckpt)) == (
         f"graphdistill: error: validate needs the config {ckpt} was trained with (a checkpoint holds weights only): "
         "add --config CONFIG (fit saves it as config.yaml in the run folder).")
+    assert _error_line(capsys, "fit", "--ckpt_path", "last") == (
+        "graphdistill: error: fit --ckpt_path last needs the config of the run it names: add --config CONFIG, the "
+        "config that run was trained with.")

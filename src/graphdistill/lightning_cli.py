@@ -357,10 +357,14 @@ def _require_config(words: list[str]) -> None:
                               "(graphdistill fit --help lists the options).")
         raise ConfigError(f"{subcommand} runs a trained model: give --config CONFIG (the config it was trained with) "
                           "and --ckpt_path CKPT (a checkpoint from graphdistill fit).")
-    saved = Path(ckpt_path).expanduser().parent.parent / "config.yaml"
-    config = str(saved) if saved.is_file() else "CONFIG"
+    if ckpt_path in _LIGHTNING_CKPT_NAMES:  # Lightning's name for a file in the configured run's folder
+        raise ConfigError(f"{subcommand} --ckpt_path {ckpt_path} needs the config of the run it names: add --config "
+                          "CONFIG, the config that run was trained with.")
+    saved = Path(ckpt_path).expanduser().parent.parent / "config.yaml"  # RUN/checkpoints/x.ckpt -> RUN/config.yaml
+    found = saved.is_file()
+    config = str(saved) if found else "CONFIG"
     raise ConfigError(f"{subcommand} needs the config {ckpt_path} was trained with (a checkpoint holds weights "
-                      f"only): add --config {config}" + ("" if saved.is_file() else
+                      f"only): add --config {config}" + ("" if found else
                       " (fit saves it as config.yaml in the run folder)") + ".")
 
 
