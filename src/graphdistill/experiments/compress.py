@@ -624,17 +624,15 @@ def student_only(run_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_student_checkpoint(source: str | Path, target: Path) -> None:
-    """``source`` (a distillation run's checkpoint, read weights-only) with the student network's
-    weights only (``model.*``: no teacher-side heads or discriminators, no optimizer states),
-    written atomically; its graphdistill record (model, data, the run's config, the teacher's
-    SHA-256) stays for provenance. It loads into :func:`student_only`'s config."""
-    from ..training.checkpoint import atomic_save, read_checkpoint
+    """The student network of ``source`` (a distillation run's checkpoint, read by the one
+    reader) as a checkpoint of its own (:func:`single_model_checkpoint`: its weights only, no
+    teacher-side heads or discriminators, no optimizer states), written atomically; its
+    graphdistill record (model, data, the run's config, the teacher's SHA-256) stays for
+    provenance. It loads into :func:`student_only`'s config."""
+    from ..training.checkpoint import atomic_save, load_model, single_model_checkpoint
 
-    checkpoint, _ = read_checkpoint(source, role="chosen student's checkpoint")
-    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-    for key in ("optimizer_states", "lr_schedulers"):
-        checkpoint.pop(key, None)
-    atomic_save(checkpoint, target)
+    loaded = load_model(source, role="chosen student's checkpoint")
+    atomic_save(single_model_checkpoint(loaded.model, loaded.record), target)
 
 
 def _stats(results: list[dict[str, Any]]) -> dict[str, Any]:
