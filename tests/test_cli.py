@@ -114,3 +114,6 @@ def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
     assert _error_line(capsys, "fit", "--ckpt_path", "last") == (
         "graphdistill: error: fit --ckpt_path last needs the config of the run it names: add --config CONFIG, the "
         "config that run was trained with.")
+    assert _error_line(capsys, "predict", "--ckpt_path") == (  # a name without its value: no traceback
+        "graphdistill: error: predict runs a trained model: give --config CONFIG (the config it was trained with) and "
+        "--ckpt_path CKPT (a checkpoint from graphdistill fit).")

@@ -184,12 +184,11 @@ class GraphDistillCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         words = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else []
-        for i, word in enumerate(words):
-            path = words[i + 1] if word in ("--config", "-c") and i + 1 < len(words) else (
-                word.split("=", 1)[1] if word.startswith("--config=") else None)
-            if path:
-                _check_yaml(path)
-        _require_config(words)
+        configs = _option_values(words, "--config", "-c")
+        for path in configs:
+            _check_yaml(path)
+        if not configs:
+            _require_config(words)
         super().parse_arguments(parser, args)
 
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
@@ -337,20 +336,25 @@ def _require_checkpoint_file(subcommand: str, ckpt_path: str | None) -> None:
                           f"give --ckpt_path PATH, such as checkpoints/{ckpt_path}.ckpt in the fit's run folder.")
 
 
+def _option_values(words: list[str], *names: str) -> list[str]:
+    """The values a command line gives an option, as ``NAME VALUE`` or ``NAME=VALUE`` (``""``
+    for a name with nothing after it, which jsonargparse then reports)."""
+    return [(words[i + 1] if i + 1 < len(words) else "") if word in names else word.split("=", 1)[1]
+            for i, word in enumerate(words) if word in names or word.startswith(tuple(f"{n}=" for n in names))]
+
+
 def _require_config(words: list[str]) -> None:
-    """A command line with no config (no ``--config``, no ``--model``): one line that says what
+    """A command line with no ``--config`` (and no ``--model``): one line that says what
     to give, instead of jsonargparse's "required: predict.model". With ``--ckpt_path``
     (``validate``, ``test``, ``predict``, a resumed ``fit``) the checkpoint holds weights only
     (files from a user are data: no classes are built from it), so the command needs the config
     the run was trained with; the line names the ``config.yaml`` saved in the checkpoint's run
     folder where there is one (it is not read on the user's behalf)."""
     subcommand = next((word for word in words if word in ("fit", "validate", "test", "predict")), None)
-    if subcommand is None or any(w in ("-c", "--config", "--model", "--print_config", "-h", "--help") or
-                                 w.startswith(("--config=", "--model=", "--model.", "--print_config"))
-                                 for w in words):
+    if subcommand is None or any(w in ("--model", "--print_config", "-h", "--help") or
+                                 w.startswith(("--model=", "--model.", "--print_config")) for w in words):
         return
-    ckpt_path = next((words[i + 1] if w == "--ckpt_path" and i + 1 < len(words) else w.split("=", 1)[1]
-                      for i, w in enumerate(words) if w == "--ckpt_path" or w.startswith("--ckpt_path=")), None)
+    ckpt_path = next(iter(_option_values(words, "--ckpt_path")), None)
     if not ckpt_path:
         if subcommand == "fit":
             raise ConfigError("fit needs a model and data: give --config CONFIG, such as configs/cora/gcn.yaml "
