@@ -111,6 +111,11 @@ def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
     assert _error_line(capsys, "validate", "--ckpt_path", str(ckpt)) == (
         f"graphdistill: error: validate needs the config {ckpt} was trained with (a checkpoint holds weights only): "
         "add --config CONFIG (fit saves it as config.yaml in the run folder).")
+    (tmp_path / "student.ckpt").write_bytes(b"")  # compress's output: the student's config beside its checkpoint
+    (tmp_path / "student.yaml").write_text("model: {}\n")
+    assert _error_line(capsys, "predict", "--ckpt_path", str(tmp_path / "student.ckpt")) == (
+        f"graphdistill: error: predict needs the config {tmp_path / 'student.ckpt'} was trained with (a checkpoint "
+        f"holds weights only): add --config {tmp_path / 'student.yaml'}.")
     assert _error_line(capsys, "fit", "--ckpt_path", "last") == (
         "graphdistill: error: fit --ckpt_path last needs the config of the run it names: add --config CONFIG, the "
         "config that run was trained with.")

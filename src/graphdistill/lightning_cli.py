@@ -349,7 +349,8 @@ def _require_config(words: list[str]) -> None:
     (``validate``, ``test``, ``predict``, a resumed ``fit``) the checkpoint holds weights only
     (files from a user are data: no classes are built from it), so the command needs the config
     the run was trained with; the line names the ``config.yaml`` saved in the checkpoint's run
-    folder where there is one (it is not read on the user's behalf)."""
+    folder, or the ``.yaml`` of the same name beside it (compress's ``student.yaml``), where there
+    is one (it is not read on the user's behalf)."""
     subcommand = next((word for word in words if word in ("fit", "validate", "test", "predict")), None)
     if subcommand is None or any(w in ("--model", "--print_config", "-h", "--help") or
                                  w.startswith(("--model=", "--model.", "--print_config")) for w in words):
@@ -364,8 +365,10 @@ def _require_config(words: list[str]) -> None:
     if ckpt_path in _LIGHTNING_CKPT_NAMES:  # Lightning's name for a file in the configured run's folder
         raise ConfigError(f"{subcommand} --ckpt_path {ckpt_path} needs the config of the run it names: add --config "
                           "CONFIG, the config that run was trained with.")
-    saved = Path(ckpt_path).expanduser().parent.parent / "config.yaml"  # RUN/checkpoints/x.ckpt -> RUN/config.yaml
-    found = saved.is_file()
+    ckpt = Path(ckpt_path).expanduser()
+    # RUN/checkpoints/x.ckpt -> RUN/config.yaml (fit); DIR/student.ckpt -> DIR/student.yaml (compress)
+    saved = next((p for p in (ckpt.parent.parent / "config.yaml", ckpt.with_suffix(".yaml")) if p.is_file()), None)
+    found = saved is not None
     config = str(saved) if found else "CONFIG"
     raise ConfigError(f"{subcommand} needs the config {ckpt_path} was trained with (a checkpoint holds weights "
                       f"only): add --config {config}" + ("" if found else
