@@ -524,3 +524,52 @@ def test_robustness_drops_a_weighted_gcns_edge_weights_with_its_edges():
     with torch.no_grad():
         expected = score(gcn(data.x, kept, edge_weight=weight[ids]).logits, data.y)
     assert got == pytest.approx(expected, abs=1e-9)
+
+
+def _grid_csv(path: Path, teacher: str, students: dict[str, list[str]], tests: dict[tuple[str, str], list[float]]
+              ) -> Path:
+    """A grid's results CSV written by the grid's own writer, from runs with these test scores."""
+    grid = Grid(datasets=["cora"], teacher=teacher, students=list(students),
+                methods=sorted({m for ms in students.values() for m in ms}), student_methods=students, seeds=1)
+    runs = {("cora", s, m): [{"model": "GCN" if s == "teacher" else "MLP", "parameters": 100,
+                                                      "test": t, "best_val": t + 0.1, "config_hash": f"{s}{m}{i}",
+                                                      "code": {"commit": "abcdef0123"}} for i, t in enumerate(v)]
+            for (s, m), v in tests.items()}
+    experiments.write_tables(experiments._rows(grid, runs, {}), path, title="t")
+    return path.with_suffix(".csv")
+
+
+def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys):
+    from graphdistill.cli import main
+
+    base = _grid_csv(tmp_path / "base", "gcn", {"mlp": ["kd"], "mlp_positions": ["glnn"]}, {
+        ("teacher", "gcn"): [0.80, 0.81, 0.79], ("mlp", "alone"): [0.6] * 3, ("mlp", "kd"): [0.70, 0.72, 0.71],
+        ("mlp_positions", "alone"): [0.65, 0.66, 0.67], ("mlp_positions", "glnn"): [0.74, 0.75, 0.76]})
+    new = _grid_csv(tmp_path / "new", "gcnii", {"mlp_wide": ["kd"], "mlp_positions": ["glnn"]}, {  # 2 seeds of 3
+        ("teacher", "gcnii"): [0.82, 0.84], ("mlp_wide", "alone"): [0.62, 0.63], ("mlp_wide", "kd"): [0.73, 0.71],
+        ("mlp_positions", "alone"): [0.65, 0.66], ("mlp_positions", "glnn"): [0.76, 0.77]})
+    main(["paired", str(new), str(base), "--out", str(tmp_path / "paired")])
+    text = capsys.readouterr().out
+    assert text == (tmp_path / "paired.md").read_text()
+    assert (tmp_path / "paired.png").read_bytes()[:4] == b"\x89PNG"
+    # teacher with teacher (other config): per seed +2, +3 points; over the 2 seeds both ran
+    assert ("| cora | GCN teacher (gcnii) | GCN teacher (gcn) | 83.00 ± 1.41 | 80.50 ± 0.71 | +2.50 ± 0.71 | better | "
+            "2/2 | 93.00 | 90.00 |") in text
+    # another student's name: the one base row of its method (+3, -1)
+    assert ("| cora | MLP (mlp_wide) kd | MLP (mlp) kd | 72.00 ± 1.41 | 71.00 ± 1.41 | +1.00 ± 2.83 | within 1 std | "
+            "1/2 |") in text
+    # the same student and method: that row, even where the method has several
+    assert ("| MLP (mlp_positions) alone | MLP (mlp_positions) alone | 65.50 ± 0.71 | 65.50 ± 0.71 | +0.00 ± 0.00 "
+            "|") in text
+    assert ("| MLP (mlp_positions) glnn | MLP (mlp_positions) glnn | 76.50 ± 0.71 | 74.50 ± 0.71 | +2.00 ± 0.00 "
+            "|") in text
+    assert ("Unpaired: MLP (mlp_wide) alone (cora): 2 rows of its method (students mlp, mlp_positions), none of its "
+            "student's name.") in text
+    with pytest.raises(SystemExit):
+        main(["paired", str(tmp_path / "missing.csv"), str(base)])
+    assert capsys.readouterr().err.strip().endswith("missing.csv: no such file; give a grid's results CSV "
+                                                     "(graphdistill grid writes OUT.csv).")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit):
+        main(["paired", str(new), str(tmp_path / "other.csv")])
+    assert "is not a grid's results CSV" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 commands, :class:`~graphdistill.lightning_cli.GraphDistillCLI`), ``compress`` (search,
 select and export: :mod:`graphdistill.experiments.compress`), ``export``
 (:mod:`graphdistill.export`), ``grid`` (the experiment runner,
-:mod:`graphdistill.experiments.grid`), ``latency`` and ``analyze`` (a teacher and its
+:mod:`graphdistill.experiments.grid`), ``paired`` (two grids' results paired by seed:
+:mod:`graphdistill.experiments.paired`), ``latency`` and ``analyze`` (a teacher and its
 students compared: :mod:`graphdistill.evaluation`)."""
 
 from __future__ import annotations
@@ -53,6 +54,33 @@ def grid_command(args: list[str]) -> None:
              analysis=not parsed.no_analysis)
     print(out.with_suffix(".md").read_text())
     print(f"Table: {out.with_suffix('.md')}, {out.with_suffix('.csv')}; plots: {out.parent}/{out.name}_*.png")
+
+
+PAIRED_HELP = """Two grids' results side by side, paired by seed.
+
+For a change that needs a grid of its own (another teacher, a wider student): each row of
+NEW (a grid's OUT.csv) against its counterpart in BASE (the teacher against the teacher, a
+student against the same student and method, or the one row of the same method), the test
+difference paired by seed over the seeds both ran (same seed, same split), the seeds it
+won, and both mean validation scores (a change is adopted on validation). Prints the table;
+with --out, writes OUT.md and OUT.png (the differences as bars).
+
+example:
+  graphdistill paired benchmarks/results/glnn_grand_wide256_photo.csv \\
+      benchmarks/results/glnn_grand_teacher_photo_transductive.csv --out runs/paired"""
+
+
+def paired_command(args: list[str]) -> None:
+    """``graphdistill paired NEW.csv BASE.csv [--out OUT]``: see :data:`PAIRED_HELP`."""
+    from .experiments.paired import write_paired
+
+    parser = argparse.ArgumentParser(prog="graphdistill paired", description=PAIRED_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("new", help="the results CSV of the grid with the change (graphdistill grid's OUT.csv)")
+    parser.add_argument("base", help="the results CSV it is judged against")
+    parser.add_argument("--out", default=None, help="also write OUT.md and OUT.png (path without suffix)")
+    parsed = parser.parse_args(args)
+    print(write_paired(parsed.new, parsed.base, parsed.out), end="")
 
 
 COMPRESS_HELP = """From a teacher to the best deployable student, chosen on validation.
@@ -237,7 +265,7 @@ def analyze_command(args: list[str]) -> None:
 def main(args: list[str] | None = None) -> None:
     words = list(sys.argv[1:] if args is None else args)
     commands = {"grid": grid_command, "compress": compress_command, "export": export_command,
-                "latency": latency_command, "analyze": analyze_command}
+                "latency": latency_command, "analyze": analyze_command, "paired": paired_command}
     if words[:1] and words[0] in commands:
         commands[words[0]](words[1:])
         return

@@ -58,7 +58,7 @@ import yaml
 
 from ..data import dataset_info
 from ..errors import ConfigError
-from ..reporting.tables import markdown_table, mean_std, metric_words, run_header
+from ..reporting.tables import MeanStd, markdown_table, mean_std, metric_words, run_header
 from .runs import CONFIGS, absolute_graph, config_folder, fit_seeded, is_graph_file, quiet_output
 
 KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare", "against", "student_methods")
@@ -294,12 +294,10 @@ def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
             for method in [m for m in grid.compare if m in mine]:
                 paired = mean_std([a - b for a, b in zip(tests[(dataset, student, method)],
                                                           tests[(dataset, student, best)])])
-                verdict = ("better" if paired.mean - paired.std > 0 else
-                           "worse" if paired.mean + paired.std < 0 else "within 1 std")
                 table.append([names[dataset], label(student), label(method),
                               mean_std(tests[(dataset, student, method)]).pct(),
                               f"{label(best)} {mean_std(tests[(dataset, student, best)]).pct()}",
-                              f"{100 * paired.mean:+.2f} ± {100 * paired.std:.2f}", verdict])
+                              f"{100 * paired.mean:+.2f} ± {100 * paired.std:.2f}", verdict(paired)])
     path = out.with_name(f"{out.stem}_compare.md")
     path.write_text(run_header("Compared with the best baseline on each dataset") + "\n"
                     + markdown_table(["dataset", "student", "method", "test acc %", "best baseline", "Δ (paired)",
@@ -308,6 +306,12 @@ def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
                     "Δ: per-seed difference (same teacher, split and seed), mean ± std over seeds.\n")
     _plot_methods(grid, tests, out.with_name(f"{out.stem}_methods.png"))
     return path
+
+
+def verdict(paired: MeanStd) -> str:
+    """A paired difference in words: "better" / "worse" when its mean is more than one std from 0."""
+    return ("better" if paired.mean - paired.std > 0 else
+            "worse" if paired.mean + paired.std < 0 else "within 1 std")
 
 
 def _plot_methods(grid: Grid, tests: dict, png: Path) -> None:
@@ -485,7 +489,7 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
         for r, line in zip(rows, table):
             line[7:7] = [f"{100 * r[f'test_{p}_mean']:.2f} ± {100 * r[f'test_{p}_std']:.2f}" for p in parts]
     seeds = sorted({r["seeds"] for r in rows})
-    text = (run_header(title).rstrip("\n") + "  \n" + _runs_provenance(rows) + "\n"
+    text = (run_header(title).rstrip("\n") + "  \n" + runs_provenance(rows) + "\n"
             + markdown_table(header, table) + "\n\n"
             f"Test {long} at the best validation epoch, mean ± std over {'/'.join(map(str, seeds))} seeds; "
             + scores
@@ -504,7 +508,7 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
                              **{k: " ".join(str(v) for v in r[k]) for k in lists[1:] if k in r}})
 
 
-def _runs_provenance(rows: list[dict[str, Any]]) -> str:
+def runs_provenance(rows: list[dict[str, Any]]) -> str:
     """The header line that ties a grid table to its runs: how many, the commits they were
     trained at (a run read back keeps its own), and one hash over every run's config hash (each
     run's own is in the CSV and its ``results.json``)."""
