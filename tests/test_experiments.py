@@ -552,9 +552,9 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
     text = capsys.readouterr().out
     assert text == (tmp_path / "paired.md").read_text()
     assert (tmp_path / "paired.png").read_bytes()[:4] == b"\x89PNG"
-    # teacher with teacher (other config): per seed +2, +3 points; over the 2 seeds both ran
+    # teacher with teacher (other config): per seed +2, +3 points; test and validation over the 2 seeds both ran
     assert ("| cora | GCN teacher (gcnii) | GCN teacher (gcn) | 83.00 ± 1.41 | 80.50 ± 0.71 | +2.50 ± 0.71 | better | "
-            "2/2 | 93.00 | 90.00 |") in text
+            "2/2 | 93.00 | 90.50 |") in text
     # another student's name: the one base row of its method (+3, -1)
     assert ("| cora | MLP (mlp_wide) kd | MLP (mlp) kd | 72.00 ± 1.41 | 71.00 ± 1.41 | +1.00 ± 2.83 | within 1 std | "
             "1/2 |") in text
@@ -565,6 +565,14 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
             "|") in text
     assert ("Unpaired: MLP (mlp_wide) alone (cora): 2 rows of its method (students mlp, mlp_positions), none of its "
             "student's name.") in text
+    with base.open(newline="") as f:  # a table from before per-seed validation: its mean over all seeds, marked
+        rows = list(csv.DictReader(f))
+    with (tmp_path / "older.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "vals"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    main(["paired", str(new), str(tmp_path / "older.csv")])
+    assert "| +2.50 ± 0.71 | better | 2/2 | 93.00 | 90.00* |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["paired", str(tmp_path / "missing.csv"), str(base)])
     assert capsys.readouterr().err.strip().endswith("missing.csv: no such file; give a grid's results CSV "

@@ -415,6 +415,7 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 "speedup_full": t_lat["full_ms"] / lat["full_ms"] if lat and t_lat else None,
                 "speedup_batch": t_lat["batch_ms"] / lat["batch_ms"] if lat and t_lat else None,
                 "device": lat.get("device"), "tests": [r["test"] for r in results],
+                "vals": [] if None in vals else vals,
                 "config_hashes": [r.get("config_hash") for r in results],
                 "commits": [(r.get("code") or {}).get("commit") for r in results],
             })
@@ -438,7 +439,7 @@ def _online_rows(row: dict[str, Any], results: list[dict[str, Any]], alone: floa
                                 (f"ensemble of {k}", [r["online"]["ensemble"]["test"] for r in results], k)):
         stats = mean_std(tests)
         out.append({**row, "method": f"{row['method']} ({name})", "parameters": params * row["parameters"],
-                    "val_mean": None,
+                    "val_mean": None, "vals": [],
                     "compression": row["compression"] / params, "test_mean": stats.mean, "test_std": stats.std,
                     "delta_vs_alone": stats.mean - alone, "delta_vs_teacher": stats.mean - teacher,
                     "full_ms": None, "batch_ms": None, "speedup_full": None, "speedup_batch": None, "tests": tests})
@@ -498,14 +499,14 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
                if rows[0]["device"] else "Latency not measured.\n"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    lists = ("tests", "config_hashes", "commits")
+    lists = ("tests", "vals", "config_hashes", "commits")  # per seed, in seed order (vals: best validation)
     fields = [k for k in rows[0] if k not in lists] + [k for k in lists if k in rows[0]]  # rows share their keys
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for r in rows:
-            writer.writerow({**r, "tests": " ".join(repr(float(t)) for t in r["tests"]),
-                             **{k: " ".join(str(v) for v in r[k]) for k in lists[1:] if k in r}})
+            writer.writerow({**r, **{k: " ".join(repr(float(t)) for t in r[k]) for k in lists[:2] if k in r},
+                             **{k: " ".join(str(v) for v in r[k]) for k in lists[2:] if k in r}})
 
 
 def runs_provenance(rows: list[dict[str, Any]]) -> str:

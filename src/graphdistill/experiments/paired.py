@@ -24,7 +24,8 @@ from ..errors import ConfigError
 from ..reporting.tables import markdown_table, mean_std, run_header
 from .grid import dataset_names, runs_provenance, verdict
 
-COLUMNS = ("dataset", "model", "student", "method", "metric", "val_mean", "tests", "config_hashes", "commits")
+COLUMNS = ("dataset", "model", "student", "method", "tests")  # and, from tables written since they were added,
+# metric (else accuracy), val_mean, config_hashes and commits (else unknown)
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
@@ -42,8 +43,10 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     try:
         for r in rows:
             r["tests"] = [float(t) for t in r["tests"].split()]
-            r["val_mean"] = float(r["val_mean"]) if r["val_mean"] else None
-            r["config_hashes"], r["commits"] = r["config_hashes"].split(), r["commits"].split()
+            r["vals"] = [float(v) for v in (r.get("vals") or "").split()]
+            r["val_mean"] = float(r["val_mean"]) if r.get("val_mean") else None
+            r["metric"] = r.get("metric") or "acc"
+            r["config_hashes"], r["commits"] = (r.get("config_hashes") or "").split(), (r.get("commits") or "").split()
     except ValueError:
         raise ConfigError(f"{path}: a tests or val_mean value is not a number; give the OUT.csv that graphdistill "
                           "grid writes, unedited.") from None
@@ -58,8 +61,14 @@ def _counterpart(row: dict[str, Any], base: list[dict[str, Any]]) -> list[dict[s
     return exact or [b for b in same if b["student"] != "teacher" and b["method"] == row["method"]]
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}"
+def _val(row: dict[str, Any], seeds: int) -> str:
+    """The row's mean best validation over the first ``seeds`` seeds; from a table that kept only
+    the mean, that mean over all of its seeds, marked ``*``."""
+    if len(row["vals"]) >= seeds:
+        return f"{100 * mean_std(row['vals'][:seeds]).mean:.2f}"
+    if row["val_mean"] is None:
+        return "-"
+    return f"{100 * row['val_mean']:.2f}" + ("" if len(row["tests"]) == seeds else "*")
 
 
 def _name(row: dict[str, Any]) -> str:
@@ -82,7 +91,8 @@ def paired_rows(new: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[d
             seeds = min(len(row["tests"]), len(b["tests"]))
             diffs = [a - c for a, c in zip(row["tests"][:seeds], b["tests"][:seeds])]
             pair.update(seeds=seeds, diff=mean_std(diffs), wins=sum(d > 0 for d in diffs),
-                        new_test=mean_std(row["tests"][:seeds]), base_test=mean_std(b["tests"][:seeds]))
+                        new_test=mean_std(row["tests"][:seeds]), base_test=mean_std(b["tests"][:seeds]),
+                        new_val=_val(row, seeds), base_val=_val(b, seeds))
         out.append(pair)
     return out
 
@@ -95,7 +105,7 @@ def write_paired(new_path: str | Path, base_path: str | Path, out: str | Path | 
     names = dataset_names(sorted({r["dataset"] for r in new}))
     table = [[names[p["new"]["dataset"]], _name(p["new"]), _name(p["base"]), p["new_test"].pct(),
               p["base_test"].pct(), f"{100 * p['diff'].mean:+.2f} ± {100 * p['diff'].std:.2f}", verdict(p["diff"]),
-              f"{p['wins']}/{p['seeds']}", _pct(p["new"]["val_mean"]), _pct(p["base"]["val_mean"])]
+              f"{p['wins']}/{p['seeds']}", p["new_val"], p["base_val"]]
              for p in pairs if p["base"] is not None]
     unpaired = [f"{_name(p['new'])} ({names[p['new']['dataset']]}): "
                 + ("no row of its dataset, role and method" if not p["candidates"] else
@@ -111,7 +121,8 @@ def write_paired(new_path: str | Path, base_path: str | Path, out: str | Path | 
                               "verdict", "seeds won", "new val %", "base val %"], table)
             + "\n\nΔ: new minus base per seed (same seed, same split), mean ± std over the seeds both ran (test "
             "means over those seeds); verdict \"better\"/\"worse\" when the mean is more than one std from 0. val %: "
-            "each row's mean best validation score, what selection reads.\n"
+            "the row's mean best validation score over the same seeds, what selection reads (*: over all of its "
+            "seeds, from a table that kept only the mean).\n"
             + ("\nUnpaired: " + "; ".join(unpaired) + ".\n" if unpaired else ""))
     if out:
         out = Path(out)
