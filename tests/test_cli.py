@@ -95,6 +95,13 @@ def test_help_says_what_the_tool_does_and_version_works(capsys):
     assert "Lightning Trainer command line tool" not in text
     for command in ("fit", "validate", "test", "predict"):
         assert f"graphdistill {command} --config" in text
+    for command in ("compress", "export", "grid", "paired", "latency", "analyze"):  # each command is listed
+        assert f"\n  {command}  " in text and f"graphdistill {command} " in text
+    with pytest.raises(SystemExit):
+        main([])
+    assert capsys.readouterr().err.strip() == (
+        "graphdistill: error: give a command: compress (the main job), fit, validate, test, predict, export, grid, "
+        "paired, latency or analyze (graphdistill --help lists them).")
     proc = subprocess.run([sys.executable, "-m", "graphdistill.cli", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and "graphdistill latency" in proc.stdout

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import exit_on_user_error
+from .errors import ConfigError, exit_on_user_error
 
 GRID_HELP = """Run a grid of datasets × students × methods × seeds and write one table.
 
@@ -264,6 +264,9 @@ def analyze_command(args: list[str]) -> None:
 @exit_on_user_error
 def main(args: list[str] | None = None) -> None:
     words = list(sys.argv[1:] if args is None else args)
+    if not words:
+        raise ConfigError("give a command: compress (the main job), fit, validate, test, predict, export, grid, "
+                          "paired, latency or analyze (graphdistill --help lists them).")
     commands = {"grid": grid_command, "compress": compress_command, "export": export_command,
                 "latency": latency_command, "analyze": analyze_command, "paired": paired_command}
     if words[:1] and words[0] in commands:

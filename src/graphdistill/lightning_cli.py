@@ -104,6 +104,8 @@ EXAMPLES = """commands (each takes --help; see the README):
               graphdistill predict --config configs/synthetic/gcn.yaml --ckpt_path CKPT --trainer.default_root_dir DIR
   grid      run a grid of datasets x students x methods x seeds, one table (graphdistill grid --help)
               graphdistill grid configs/experiments/synthetic_smoke.yaml
+  paired    two grids' results paired by seed: a change judged against a committed grid
+              graphdistill paired NEW.csv BASE.csv --out OUT
   latency   inference latency of a teacher and its students, with the speedup
               graphdistill latency --teacher T.ckpt --students S.ckpt --batch-size 10
   analyze   what each student kept of its teacher (CKA, structure) and its robustness
