@@ -349,6 +349,16 @@ def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_pa
     assert (elsewhere / "runs/experiments/grid/synthetic/seed0/tiny_mlp_kd/results.json").is_file()
     hidden = json.loads((elsewhere / "runs/experiments/grid/synthetic/seed0/tiny_mlp_alone/results.json").read_text())
     assert hidden["parameters"] < 500  # the user's 8-wide student, not the packaged 32-wide one
+    out = elsewhere / "runs" / "experiments" / "grid" / "grid"
+    (tmp_path / "before.csv").write_bytes(out.with_suffix(".csv").read_bytes())
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # a wrong file is refused before any run
+        main(["grid", str(mine / "grid.yaml"), "--no-latency", "--paired-with", str(mine / "grid.yaml")])
+    assert "is not a grid's results CSV" in capsys.readouterr().err
+    main(["grid", str(mine / "grid.yaml"), "--no-latency", "--no-analysis", "--paired-with",
+          str(tmp_path / "before.csv")])
+    paired = out.with_name("grid_paired.md").read_text()  # the same runs read back: every row level with itself
+    assert paired.count("| +0.00 ± 0.00 | within 1 std | 0/1 |") == 3 and out.with_name("grid_paired.png").is_file()
     with pytest.raises(SystemExit):
         main(["grid", str(mine / "missing.yaml")])
     assert "Grid file not found" in capsys.readouterr().err

@@ -25,7 +25,8 @@ command continues a stopped grid. Writes OUT.md and OUT.csv (mean ± std over se
 command, commit and config hash), one OUT_<dataset>.png (accuracy vs parameters and vs
 latency) per dataset, OUT_analysis.md (similarity to the teacher, robustness) and, for a
 grid with `compare`, OUT_compare.md and OUT_methods.png (paired by seed against the best
-baseline).
+baseline); with --paired-with BASE.csv, OUT_paired.md and .png (every row against its
+counterpart in another grid's results, paired by seed: see graphdistill paired --help).
 
 example:
   graphdistill grid configs/experiments/synthetic_smoke.yaml
@@ -45,7 +46,14 @@ def grid_command(args: list[str]) -> None:
     parser.add_argument("--workdir", default=None, help="run folders (default: runs/experiments/<grid>)")
     parser.add_argument("--no-latency", action="store_true", help="skip the inference latency measurements")
     parser.add_argument("--no-analysis", action="store_true", help="skip the similarity/robustness table")
+    parser.add_argument("--paired-with", default=None, metavar="BASE.csv",
+                        help="also set this grid's rows against another grid's results, paired by seed "
+                        "(OUT_paired.md and .png, as graphdistill paired writes)")
     parsed = parser.parse_args(args)
+    if parsed.paired_with:
+        from .experiments.paired import read_results
+
+        read_results(parsed.paired_with)  # a wrong file is refused before the grid runs, not after
     path = resolve_config(parsed.grid)
     name = path.stem
     workdir = Path(parsed.workdir or f"runs/experiments/{name}")
@@ -54,6 +62,12 @@ def grid_command(args: list[str]) -> None:
              analysis=not parsed.no_analysis)
     print(out.with_suffix(".md").read_text())
     print(f"Table: {out.with_suffix('.md')}, {out.with_suffix('.csv')}; plots: {out.parent}/{out.name}_*.png")
+    if parsed.paired_with:
+        from .experiments.paired import write_paired
+
+        paired = out.with_name(f"{out.name}_paired")
+        print(write_paired(out.with_suffix(".csv"), parsed.paired_with, paired), end="")
+        print(f"Paired: {paired.with_suffix('.md')}, {paired.with_suffix('.png')}")
 
 
 PAIRED_HELP = """Two grids' results side by side, paired by seed.
