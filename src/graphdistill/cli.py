@@ -76,7 +76,8 @@ For a change that needs a grid of its own (another teacher, a wider student): ea
 NEW (a grid's OUT.csv) against its counterpart in BASE (the teacher against the teacher, a
 student against the same student and method, or the one row of the same method), the test
 difference paired by seed over the seeds both ran (same seed, same split), the seeds it
-won, and both mean validation scores (a change is adopted on validation). Prints the table;
+won, and both mean validation scores (a change is adopted on validation). Both grids must
+have the same data options (split, inductive), so that a seed means the same split. Prints the table;
 with --out, writes OUT.md and OUT.png (the differences as bars).
 
 example:

@@ -4,7 +4,9 @@ A grid (:mod:`~graphdistill.experiments.grid`) pairs methods within itself (``co
 a change that needs a grid of its own (another teacher, a wider student) is judged against a
 committed grid's results instead. Both CSVs list each row's test scores in seed order
 (``tests``: seeds 0, 1, ...; the seed fixes the split), so the two rows' scores pair by seed
-over the seeds both ran.
+over the seeds both ran. That holds for grids with the same data options (``--data.split``,
+``--data.inductive``): the CSV does not keep them, so pairing grids that differ there is the
+user's mistake to avoid (each run's ``config.yaml`` has them).
 
 Rows pair by dataset and role: the teacher with the teacher, a student row with the row of
 the same student and method, or, where the student's name differs (a wider student in a
