@@ -350,6 +350,8 @@ def test_grid_command_runs_a_grid_with_a_users_own_config_from_any_folder(tmp_pa
     hidden = json.loads((elsewhere / "runs/experiments/grid/synthetic/seed0/tiny_mlp_alone/results.json").read_text())
     assert hidden["parameters"] < 500  # the user's 8-wide student, not the packaged 32-wide one
     out = elsewhere / "runs" / "experiments" / "grid" / "grid"
+    with out.with_suffix(".csv").open(newline="") as f:  # each row's split per seed, which paired checks
+        assert hidden["split"].startswith("random:0:") and {r["splits"] for r in csv.DictReader(f)} == {hidden["split"]}
     (tmp_path / "before.csv").write_bytes(out.with_suffix(".csv").read_bytes())
     capsys.readouterr()
     with pytest.raises(SystemExit):  # a wrong file is refused before any run
@@ -536,14 +538,16 @@ def test_robustness_drops_a_weighted_gcns_edge_weights_with_its_edges():
     assert got == pytest.approx(expected, abs=1e-9)
 
 
-def _grid_csv(path: Path, teacher: str, students: dict[str, list[str]], tests: dict[tuple[str, str], list[float]]
-              ) -> Path:
-    """A grid's results CSV written by the grid's own writer, from runs with these test scores."""
+def _grid_csv(path: Path, teacher: str, students: dict[str, list[str]], tests: dict[tuple[str, str], list[float]],
+              split: str = "glnn:{}:20:30") -> Path:
+    """A grid's results CSV written by the grid's own writer, from runs with these test scores
+    (seed i's split: ``split`` formatted with i)."""
     grid = Grid(datasets=["cora"], teacher=teacher, students=list(students),
                 methods=sorted({m for ms in students.values() for m in ms}), student_methods=students, seeds=1)
     runs = {("cora", s, m): [{"model": "GCN" if s == "teacher" else "MLP", "parameters": 100,
                                                       "test": t, "best_val": t + 0.1, "config_hash": f"{s}{m}{i}",
-                                                      "code": {"commit": "abcdef0123"}} for i, t in enumerate(v)]
+                                                      "code": {"commit": "abcdef0123"}, "split": split.format(i)}
+                                     for i, t in enumerate(v)]
             for (s, m), v in tests.items()}
     experiments.write_tables(experiments._rows(grid, runs, {}), path, title="t")
     return path.with_suffix(".csv")
@@ -578,7 +582,8 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
     with base.open(newline="") as f:  # a table from before per-seed validation: its mean over all seeds, marked
         rows = list(csv.DictReader(f))
     with (tmp_path / "older.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "vals"], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k not in ("vals", "splits")],
+                                extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     main(["paired", str(new), str(tmp_path / "older.csv")])
@@ -587,6 +592,16 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
         main(["paired", str(tmp_path / "missing.csv"), str(base)])
     assert capsys.readouterr().err.strip().endswith("missing.csv: no such file; give a grid's results CSV "
                                                      "(graphdistill grid writes OUT.csv).")
+    inductive = _grid_csv(tmp_path / "inductive", "gcnii", {"mlp_wide": ["kd"]}, {  # another grid's data options
+        ("teacher", "gcnii"): [0.82, 0.84], ("mlp_wide", "alone"): [0.62, 0.63], ("mlp_wide", "kd"): [0.73, 0.71]},
+        split="glnn:{}:20:30:inductive:0.2")
+    with pytest.raises(SystemExit):
+        main(["paired", str(inductive), str(base)])
+    assert capsys.readouterr().err.strip().endswith(
+        "GCN teacher (gcnii) seed 0 was trained on split glnn:0:20:30:inductive:0.2, its counterpart GCN teacher (gcn) "
+        "on glnn:0:20:30: pair grids run with the same data options (--data.split, --data.inductive).")
+    main(["paired", str(inductive), str(tmp_path / "older.csv")])  # a CSV without splits: the user's to check
+    assert "| +2.50 ± 0.71 | better | 2/2 |" in capsys.readouterr().out
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit):
         main(["paired", str(new), str(tmp_path / "other.csv")])

@@ -433,6 +433,7 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
     teacher = getattr(module, "teacher", None)
     summary = {
         "dataset": (module.data_fingerprint or {}).get("dataset"),
+        "split": (module.data_fingerprint or {}).get("split"),  # its seed, sizes and inductive share
         "model": type(module.model).__name__,
         "parameters": count_parameters(module.model),
         "metric": metric,

@@ -416,6 +416,7 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
                 "speedup_batch": t_lat["batch_ms"] / lat["batch_ms"] if lat and t_lat else None,
                 "device": lat.get("device"), "tests": [r["test"] for r in results],
                 "vals": [] if None in vals else vals,
+                "splits": [r.get("split") or "-" for r in results],  # - : a run from before results kept it
                 "config_hashes": [r.get("config_hash") for r in results],
                 "commits": [(r.get("code") or {}).get("commit") for r in results],
             })
@@ -499,7 +500,7 @@ def write_tables(rows: list[dict[str, Any]], out: Path, title: str) -> None:
                if rows[0]["device"] else "Latency not measured.\n"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    lists = ("tests", "vals", "config_hashes", "commits")  # per seed, in seed order (vals: best validation)
+    lists = ("tests", "vals", "splits", "config_hashes", "commits")  # per seed, in seed order (vals: best validation)
     fields = [k for k in rows[0] if k not in lists] + [k for k in lists if k in rows[0]]  # rows share their keys
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

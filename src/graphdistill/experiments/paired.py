@@ -5,8 +5,10 @@ a change that needs a grid of its own (another teacher, a wider student) is judg
 committed grid's results instead. Both CSVs list each row's test scores in seed order
 (``tests``: seeds 0, 1, ...; the seed fixes the split), so the two rows' scores pair by seed
 over the seeds both ran. That holds for grids with the same data options (``--data.split``,
-``--data.inductive``): the CSV does not keep them, so pairing grids that differ there is the
-user's mistake to avoid (each run's ``config.yaml`` has them).
+``--data.inductive``): a CSV written since it keeps each run's split (``splits``: the split,
+its seed and sizes, the inductive share) and a pair whose splits differ on a common seed is
+refused, naming both; an older CSV does not keep them, so there pairing grids that differ in
+their data options is the user's mistake to avoid (each run's ``config.yaml`` has them).
 
 Rows pair by dataset and role: the teacher with the teacher, a student row with the row of
 the same student and method, or, where the student's name differs (a wider student in a
@@ -27,7 +29,7 @@ from ..reporting.tables import markdown_table, mean_std, run_header
 from .grid import dataset_names, runs_provenance, verdict
 
 COLUMNS = ("dataset", "model", "student", "method", "tests")  # and, from tables written since they were added,
-# metric (else accuracy), val_mean, config_hashes and commits (else unknown)
+# metric (else accuracy), val_mean, vals, splits, config_hashes and commits (else unknown)
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
@@ -46,6 +48,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         for r in rows:
             r["tests"] = [float(t) for t in r["tests"].split()]
             r["vals"] = [float(v) for v in (r.get("vals") or "").split()]
+            r["splits"] = (r.get("splits") or "").split()
             r["val_mean"] = float(r["val_mean"]) if r.get("val_mean") else None
             r["metric"] = r.get("metric") or "acc"
             r["config_hashes"], r["commits"] = (r.get("config_hashes") or "").split(), (r.get("commits") or "").split()
@@ -78,6 +81,16 @@ def _name(row: dict[str, Any]) -> str:
         f"{row['model']} ({row['student']}) {row['method']}"
 
 
+def _check_same_splits(row: dict[str, Any], base: dict[str, Any], seeds: int) -> None:
+    """Refuse a pair trained on other splits on a common seed (another split kind, sizes or
+    inductive share): its per-seed difference would not be paired. Unknown splits (``-``, or
+    an older CSV without them) pass."""
+    for seed, (a, b) in enumerate(zip(row["splits"][:seeds], base["splits"][:seeds])):
+        if "-" not in (a, b) and a != b:
+            raise ConfigError(f"{_name(row)} seed {seed} was trained on split {a}, its counterpart {_name(base)} on "
+                              f"{b}: pair grids run with the same data options (--data.split, --data.inductive).")
+
+
 def paired_rows(new: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row of ``new`` with its counterpart in ``base`` and the paired difference (``None``
     where it has no single counterpart)."""
@@ -91,6 +104,7 @@ def paired_rows(new: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[d
                 raise ConfigError(f"{_name(row)} is scored by {row['metric']}, its counterpart {_name(b)} by "
                                   f"{b['metric']}: pair results of the same dataset and metric.")
             seeds = min(len(row["tests"]), len(b["tests"]))
+            _check_same_splits(row, b, seeds)
             diffs = [a - c for a, c in zip(row["tests"][:seeds], b["tests"][:seeds])]
             pair.update(seeds=seeds, diff=mean_std(diffs), wins=sum(d > 0 for d in diffs),
                         new_test=mean_std(row["tests"][:seeds]), base_test=mean_std(b["tests"][:seeds]),
