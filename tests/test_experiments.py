@@ -564,7 +564,7 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
         ("mlp_positions", "alone"): [0.65, 0.66], ("mlp_positions", "glnn"): [0.76, 0.77]})
     main(["paired", str(new), str(base), "--out", str(tmp_path / "paired")])
     text = capsys.readouterr().out
-    assert text == (tmp_path / "paired.md").read_text()
+    assert text == (tmp_path / "paired.md").read_text() + "\n"  # printed and written, the same table
     assert (tmp_path / "paired.png").read_bytes()[:4] == b"\x89PNG"
     # teacher with teacher (other config): per seed +2, +3 points; test and validation over the 2 seeds both ran
     assert ("| cora | GCN teacher (gcnii) | GCN teacher (gcn) | 83.00 ± 1.41 | 80.50 ± 0.71 | +2.50 ± 0.71 | better | "

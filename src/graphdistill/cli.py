@@ -66,7 +66,7 @@ def grid_command(args: list[str]) -> None:
         from .experiments.paired import write_paired
 
         paired = out.with_name(f"{out.name}_paired")
-        print(write_paired(out.with_suffix(".csv"), parsed.paired_with, paired), end="")
+        write_paired(out.with_suffix(".csv"), parsed.paired_with, paired)
         print(f"Paired: {paired.with_suffix('.md')}, {paired.with_suffix('.png')}")
 
 
@@ -95,7 +95,7 @@ def paired_command(args: list[str]) -> None:
     parser.add_argument("base", help="the results CSV it is judged against")
     parser.add_argument("--out", default=None, help="also write OUT.md and OUT.png (path without suffix)")
     parsed = parser.parse_args(args)
-    print(write_paired(parsed.new, parsed.base, parsed.out), end="")
+    write_paired(parsed.new, parsed.base, parsed.out)
 
 
 COMPRESS_HELP = """From a teacher to the best deployable student, chosen on validation.

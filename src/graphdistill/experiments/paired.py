@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..reporting.tables import markdown_table, mean_std, run_header
+from ..reporting.tables import markdown_table, mean_std, run_header, write_report
 from .grid import dataset_names, runs_provenance, verdict
 
 COLUMNS = ("dataset", "model", "student", "method", "tests")  # and, from tables written since they were added,
@@ -114,8 +114,8 @@ def paired_rows(new: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[d
 
 
 def write_paired(new_path: str | Path, base_path: str | Path, out: str | Path | None = None) -> str:
-    """The paired table as Markdown (returned; written to ``out`` with ``.md``, with a bar plot
-    of the differences as ``out`` with ``.png``, when given)."""
+    """The paired table as Markdown: printed, returned, and written to ``out`` with ``.md``, with
+    a bar plot of the differences as ``out`` with ``.png``, when given."""
     new, base = read_results(new_path), read_results(base_path)
     pairs = paired_rows(new, base)
     names = dataset_names(sorted({r["dataset"] for r in new}))
@@ -140,11 +140,9 @@ def write_paired(new_path: str | Path, base_path: str | Path, out: str | Path | 
             "the row's mean best validation score over the same seeds, what selection reads (*: over all of its "
             "seeds, from a table that kept only the mean).\n"
             + ("\nUnpaired: " + "; ".join(unpaired) + ".\n" if unpaired else ""))
+    write_report(Path(out).with_suffix(".md") if out else None, text)
     if out:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".md").write_text(text)
-        _plot(pairs, names, out.with_suffix(".png"))
+        _plot(pairs, names, Path(out).with_suffix(".png"))
     return text
 
 
