@@ -370,7 +370,8 @@ def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path,
     """``datasets: [graph.pt]`` (relative to the grid file): every run reads the file (a graph
     unlike the synthetic default: other size, classes and features), the configs default to the
     synthetic graph's, and the table, the plot and the run folder name the file. Its finished runs
-    are read back only while the file is unchanged."""
+    are read back only while the file is unchanged. ``--datasets`` runs that one of the grid's
+    datasets only."""
     from graphdistill.cli import main
     from graphdistill.data import CSBMConfig, make_csbm
     from graphdistill.data.files import content_sha256, save_graph
@@ -380,11 +381,16 @@ def test_a_grid_on_your_own_graph_file_trains_on_the_file_and_names_it(tmp_path,
     graph = make_csbm(CSBMConfig(num_nodes=300, num_classes=3, num_features=12, seed=1))
     save_graph(graph, mine / "my_graph.pt")
     (mine / "grid.yaml").write_text(yaml.safe_dump({
-        "datasets": ["my_graph.pt"], "teacher": "gcn", "students": ["mlp"], "methods": ["kd"], "seeds": 1,
-        "extra": ["--trainer.max_epochs=2"]}))
+        "datasets": ["synthetic", "my_graph.pt"], "teacher": "gcn", "students": ["mlp"], "methods": ["kd"],
+        "seeds": 1, "extra": ["--trainer.max_epochs=2"]}))
     monkeypatch.chdir(tmp_path)
-    main(["grid", str(mine / "grid.yaml"), "--no-analysis"])
+    with pytest.raises(SystemExit):
+        main(["grid", str(mine / "grid.yaml"), "--datasets", "cora"])
+    assert capsys.readouterr().err.strip().endswith("The grid has no dataset cora: name some of synthetic, "
+                                                     "my_graph.pt.")
+    main(["grid", str(mine / "grid.yaml"), "--no-analysis", "--datasets", "my_graph.pt"])
     out = tmp_path / "runs" / "experiments" / "grid"
+    assert not (out / "synthetic").exists()  # the grid's other dataset: not run
     path = str((mine / "my_graph.pt").resolve())
     table = (out / "grid.md").read_text()  # the file by its name, its run folder by the whole path's hash
     assert "| my_graph.pt | MLP | kd |" in table and "| my_graph.pt | GCN teacher | gcn |" in table

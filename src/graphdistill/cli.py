@@ -30,7 +30,8 @@ counterpart in another grid's results, paired by seed: see graphdistill paired -
 
 example:
   graphdistill grid configs/experiments/synthetic_smoke.yaml
-  graphdistill grid configs/experiments/citation.yaml --root DATA_ROOT --out benchmarks/results/citation"""
+  graphdistill grid configs/experiments/citation.yaml --root DATA_ROOT --out benchmarks/results/citation
+  graphdistill grid configs/experiments/abkd.yaml --root DATA_ROOT --datasets cora citeseer"""
 
 
 def grid_command(args: list[str]) -> None:
@@ -44,6 +45,9 @@ def grid_command(args: list[str]) -> None:
     parser.add_argument("--root", default=None, help="dataset root (not needed for the synthetic graph)")
     parser.add_argument("--out", default=None, help="output path without suffix (default: WORKDIR/<grid>)")
     parser.add_argument("--workdir", default=None, help="run folders (default: runs/experiments/<grid>)")
+    parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                        help="run only these of the grid's datasets; the tables cover them only (the same run "
+                        "folders: the others run later, or in another job, with the same --workdir)")
     parser.add_argument("--no-latency", action="store_true", help="skip the inference latency measurements")
     parser.add_argument("--no-analysis", action="store_true", help="skip the similarity/robustness table")
     parser.add_argument("--paired-with", default=None, metavar="BASE.csv",
@@ -58,8 +62,9 @@ def grid_command(args: list[str]) -> None:
     name = path.stem
     workdir = Path(parsed.workdir or f"runs/experiments/{name}")
     out = Path(parsed.out or workdir / name)
-    run_grid(Grid.from_yaml(path), workdir, out, root=parsed.root, latency=not parsed.no_latency,
-             analysis=not parsed.no_analysis)
+    grid = Grid.from_yaml(path)
+    run_grid(grid.only(parsed.datasets) if parsed.datasets else grid, workdir, out, root=parsed.root,
+             latency=not parsed.no_latency, analysis=not parsed.no_analysis)
     print(out.with_suffix(".md").read_text())
     print(f"Table: {out.with_suffix('.md')}, {out.with_suffix('.csv')}; plots: {out.parent}/{out.name}_*.png")
     if parsed.paired_with:

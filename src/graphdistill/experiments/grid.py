@@ -50,7 +50,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,17 @@ class Grid:
             raise ConfigError(f"Grid {path}: {err}") from None
         grid.check(path, base=path.parent)
         return grid
+
+    def only(self, datasets: list[str]) -> Grid:
+        """The grid on some of its datasets (named as in the grid or as its tables name them), in
+        the grid's order: the same runs and run folders, so the rest of the grid can run later, or in
+        another job, with the same workdir."""
+        names = dataset_names(self.datasets)
+        unknown = [d for d in datasets if not any(d in (entry, names[entry]) for entry in self.datasets)]
+        if unknown:
+            raise ConfigError(f"The grid has no dataset {', '.join(unknown)}: name some of "
+                              f"{', '.join(names.values())}.")
+        return replace(self, datasets=[e for e in self.datasets if e in datasets or names[e] in datasets])
 
     def teacher_name(self, dataset: str) -> str:
         """The dataset's teacher entry (one for all, or the dataset's own)."""
