@@ -82,7 +82,8 @@ NEW (a grid's OUT.csv) against its counterpart in BASE (the teacher against the 
 student against the same student and method, or the one row of the same method), the test
 difference paired by seed over the seeds both ran (same seed, same split), the seeds it
 won, and both mean validation scores (a change is adopted on validation). Both grids must
-have the same data options (split, inductive), so that a seed means the same split. Prints the table;
+have the same data options (split, inductive), so that a seed means the same split: a pair
+trained on other splits is refused (where the CSVs keep each run's split). Prints the table;
 with --out, writes OUT.md and OUT.png (the differences as bars).
 
 example:
