@@ -608,6 +608,12 @@ def test_paired_sets_two_grids_rows_against_each_other_by_seed(tmp_path, capsys)
         "on glnn:0:20:30: pair grids run with the same data options (--data.split, --data.inductive).")
     main(["paired", str(inductive), str(tmp_path / "older.csv")])  # a CSV without splits: the user's to check
     assert "| +2.50 ± 0.71 | better | 2/2 |" in capsys.readouterr().out
+    (tmp_path / "cut.csv").write_text(base.read_text()[:300])  # a copy cut short mid-row: one line, no traceback
+    with pytest.raises(SystemExit):
+        main(["paired", str(tmp_path / "cut.csv"), str(base)])
+    assert capsys.readouterr().err.strip().endswith("cut.csv: line 2 has another number of columns than the header (a "
+                                                     "file cut short or edited); give the OUT.csv that graphdistill "
+                                                     "grid writes, unedited.")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit):
         main(["paired", str(new), str(tmp_path / "other.csv")])

@@ -44,6 +44,10 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     if not rows or missing:
         raise ConfigError(f"{path} is not a grid's results CSV (no rows, or no column {', '.join(missing)}): give "
                           "the OUT.csv that graphdistill grid writes.")
+    ragged = next((i for i, r in enumerate(rows, start=2) if None in r or None in r.values()), None)
+    if ragged is not None:  # csv.DictReader: a short line's missing fields are None, a long line's extra under None
+        raise ConfigError(f"{path}: line {ragged} has another number of columns than the header (a file cut short or "
+                          "edited); give the OUT.csv that graphdistill grid writes, unedited.")
     try:
         for r in rows:
             r["tests"] = [float(t) for t in r["tests"].split()]
