@@ -38,7 +38,7 @@ teacher. Written as Markdown and CSV, plus one accuracy-vs-parameters and
 accuracy-vs-latency plot (PNG) per dataset, and a companion table of similarity to the
 teacher and robustness (:func:`write_analysis`). With ``compare``, a second table sets each
 compared method against the best ``against`` baseline of each dataset and student (the
-highest mean), the difference paired by seed (same teacher, split and seed), with a bar
+highest mean validation accuracy), the difference paired by seed (same teacher, split and seed), with a bar
 plot of every method (:func:`write_comparison`).
 """
 
