@@ -101,7 +101,7 @@ def _teacher_description(grid: Grid, datasets: list[str]) -> tuple[str, str, str
     """The teacher's short name (SAGE or GRAND), its description for the protocol paragraph, read from each
     dataset's teacher config (settings that differ between datasets are given per dataset), and the
     neighbourhood the latency protocol fetches for it (its receptive field)."""
-    specs = {d: yaml.safe_load((CONFIG_DIR / grid.teacher_config(d)).read_text()) or {} for d in datasets}
+    specs = {d: yaml.safe_load((CONFIG_DIR / grid.teacher_configs(d)[0]).read_text()) or {} for d in datasets}
 
     def setting(read) -> str:
         values = {d: read(spec) for d, spec in specs.items()}
@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "glnn.md")
     args = parser.parse_args()
     grid = Grid.from_yaml(resolve_config(args.grid))
-    if "glnn" not in grid.methods_of(grid.students[0]) or isinstance(grid.teacher, dict):
+    if "glnn" not in grid.methods_of(grid.students[0]) or isinstance(grid.teacher, (dict, list)):
         raise ConfigError(f"{args.grid}: the GLNN benchmark takes one teacher and a first student that trains with "
                           f"glnn (got teacher {grid.teacher!r}, students {grid.students}, student_methods "
                           f"{grid.student_methods}).")

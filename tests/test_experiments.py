@@ -146,7 +146,8 @@ def test_per_dataset_teachers_and_the_paired_comparison_table(tmp_path):
     grid_file.write_text("datasets: [cora, citeseer]\nteacher: {cora: gcnii, citeseer: gcn}\nstudents: [gcn]\n"
                          "methods: [kd, kd_gcrd, abkd]\ncompare: [abkd]\nseeds: 3\n")
     grid = Grid.from_yaml(grid_file)
-    assert grid.teacher_config("cora") == "cora/gcnii.yaml" and grid.teacher_config("citeseer") == "citeseer/gcn.yaml"
+    assert grid.teacher_configs("cora") == ["cora/gcnii.yaml"] and grid.teacher_configs("citeseer") == [
+        "citeseer/gcn.yaml"]
     assert grid.baselines() == ["kd", "kd_gcrd"]
     tests = {"alone": [0.70, 0.71, 0.72], "kd": [0.75, 0.76, 0.77], "kd_gcrd": [0.74, 0.80, 0.75],
              "abkd": [0.80, 0.79, 0.81]}
@@ -173,6 +174,53 @@ def test_per_dataset_teachers_and_the_paired_comparison_table(tmp_path):
         Grid.from_yaml(grid_file)
     grid_file.write_text("datasets: [cora]\nteacher: gcn\nstudents: [gcn]\nmethods: [kd]\ncompare: [abkd]\n")
     with pytest.raises(ConfigError, match="compare and against"):
+        Grid.from_yaml(grid_file)
+
+
+def test_an_ensemble_teacher_trains_each_member_and_its_row_is_the_ensemble_scored_on_each_split(tmp_path):
+    from graphdistill.training.checkpoint import read_checkpoint
+    from graphdistill.training.teacher import FrozenTeacher
+
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text("datasets: [synthetic]\nteacher: [gcn, mlp]\nstudents: [mlp]\nmethods: [kd]\nseeds: 2\n"
+                         "extra: ['--trainer.max_epochs=4']\n")
+    grid = Grid.from_yaml(grid_file)
+    progress: list[str] = []
+    rows = run_grid(grid, tmp_path / "work", tmp_path / "table", log=progress.append)
+    assert [line.split(":")[0] for line in progress[:4]] == [
+        "[1/8] synthetic seed 0 teacher_gcn", "[2/8] synthetic seed 0 teacher_mlp",
+        "[3/8] synthetic seed 0 mlp_alone", "[4/8] synthetic seed 0 mlp_kd"]
+    assert [(r["student"], r["method"]) for r in rows] == [
+        ("teacher", "gcn+mlp"), ("teacher", "gcn"), ("teacher", "mlp"), ("mlp", "alone"), ("mlp", "kd")]
+    ensemble, gcn, mlp = rows[:3]
+    assert ensemble["model"] == "ensemble of GCN, MLP" and ensemble["parameters"] == gcn["parameters"] + mlp[
+        "parameters"]
+    assert ensemble["full_ms"] > 0 and gcn["full_ms"] is None and rows[4]["speedup_full"] > 0
+    for seed in range(2):
+        work = tmp_path / "work" / "synthetic" / f"seed{seed}"
+        members = yaml.safe_load((work / "teacher_ensemble.yaml").read_text())["members"]
+        assert [m.split("/")[0] for m in members] == ["teacher_gcn", "teacher_mlp"]  # relative to the file
+        # the ensemble's score on this seed's split, by hand: the members' mean probabilities on the data the
+        # student was trained on
+        kd = json.loads((work / "mlp_kd" / "results.json").read_text())
+        data = data_from_fingerprint(read_checkpoint(kd["best_checkpoint"])[0]["graphdistill"]["data"])
+        probs = sum(FrozenTeacher(work / m).outputs(data, torch.device("cpu"), use_cache=False).logits.softmax(-1)
+                    for m in members)
+        for part, mask in (("test", data.test_mask), ("val", data.val_mask)):
+            by_hand = float((probs[mask].argmax(-1) == data.y[mask]).float().mean())
+            assert kd["teacher"][part] == pytest.approx(by_hand)
+        assert ensemble["tests"][seed] == pytest.approx(kd["teacher"]["test"])
+        assert ensemble["vals"][seed] == pytest.approx(kd["teacher"]["val"])
+    assert "Not analysed (an ensemble teacher has no single network to compare with): synthetic." in (
+        tmp_path / "table_analysis.md").read_text()
+    for teacher, message in [("[gcn]", "an ensemble of two or more different ones"),
+                             ("[gcn, gcn]", "an ensemble of two or more different ones")]:
+        grid_file.write_text(f"datasets: [synthetic]\nteacher: {teacher}\nstudents: [mlp]\nmethods: [kd]\n")
+        with pytest.raises(ConfigError, match=message):
+            Grid.from_yaml(grid_file)
+    grid_file.write_text("datasets: [synthetic]\nteacher: [gcn, mlp]\nstudents: [mlp]\nmethods: [kd]\n"
+                         "extra: ['--data.inductive=0.2']\n")
+    with pytest.raises(ConfigError, match="cannot be scored in the inductive setting"):
         Grid.from_yaml(grid_file)
 
 

@@ -313,6 +313,52 @@ def test_teacher_forms_refuse_what_does_not_fit(tmp_path, fit):
         load_teacher(tmp_path / "bad.yaml")
 
 
+def test_an_ensemble_teacher_gives_the_mean_of_its_members_probabilities_and_refuses_what_does_not_fit(tmp_path, fit):
+    data = _tiny_graph(n=200, classes=2)
+    graph = save_graph(data, tmp_path / "g.pt")
+    dm_data = NodeDataModule(str(graph), train_per_class=20, val_per_class=30).data
+    spec, outputs = _save_teacher_forms(_train_plain_pyg_gcn(dm_data, epochs=5), dm_data, tmp_path)
+    other = torch.tensor([[2.0, -1.0], [0.0, 30.0]]).repeat(100, 1)  # a confident member, logits far apart
+    np.save(tmp_path / "other.npy", other.numpy())
+    (tmp_path / "ensemble.yaml").write_text("members: [teacher.yaml, other.npy]\n")
+    ensemble = load_teacher(tmp_path / "ensemble.yaml")
+    logits = ensemble.outputs(dm_data, torch.device("cpu"), use_cache=False).logits
+    with torch.no_grad():
+        first = torch.load(outputs)["logits"]
+    by_hand = (first.softmax(-1) + other.softmax(-1)) / 2  # the mean probabilities, computed directly
+    assert torch.allclose(logits.exp(), by_hand, atol=1e-6) and logits.isfinite().all()
+    assert ensemble.form == "ensemble" and ensemble.hidden_widths == [] and ensemble.num_parameters is None
+    assert [p.name for p, _ in ensemble.files] == ["ensemble.yaml", "teacher.yaml", "gcn_weights.pt", "other.npy"]
+    student = ["--config", config("synthetic/student_mlp.yaml"), f"--data.dataset={graph}", "--trainer.max_epochs=2"]
+    kd = ["--config", config("methods/kd.yaml")]
+    result = fit(*student, *kd, f"--model.init_args.teacher={tmp_path / 'ensemble.yaml'}")
+    assert result["teacher"]["form"] == "ensemble" and result["teacher"]["model"] == "ensemble of GCN, outputs file"
+    record = read_checkpoint(result["best_checkpoint"])[0]["graphdistill"]["teacher"]
+    assert record["sha256"] == ensemble.sha256 and [m["form"] for m in record["model"]["members"]] == [
+        "module", "outputs"]
+    # the run scores its teacher on the run's split: members that know every label, and members that flip them
+    right = 10 * torch.nn.functional.one_hot(data.y, 2).float()
+    for name, logits in (("right", right), ("wrong", right.flip(1))):
+        np.save(tmp_path / f"{name}.npy", logits.numpy())
+        (tmp_path / f"{name}.yaml").write_text(f"members: [{name}.npy, {name}.npy]\n")
+    scored = [fit(*student, *kd, f"--model.init_args.teacher={tmp_path / n}.yaml")["teacher"]
+              for n in ("right", "wrong")]
+    assert [(t["val"], t["test"]) for t in scored] == [(1.0, 1.0), (0.0, 0.0)]
+    np.save(tmp_path / "other.npy", (other + 1).numpy())  # a changed member changes the ensemble's hash
+    assert load_teacher(tmp_path / "ensemble.yaml").sha256 != ensemble.sha256
+    assert "gives class probabilities only" in _fit_error(
+        fit, *student, "--config", config("methods/fitnet.yaml"),
+        f"--model.init_args.teacher={tmp_path / 'ensemble.yaml'}")
+    np.save(tmp_path / "three.npy", torch.randn(200, 3).numpy())
+    for members, message in [("[teacher.yaml]", "two or more teacher files"),
+                             ("[teacher.yaml, three.npy]", "predict different numbers of classes"),
+                             ("[teacher.yaml, ensemble.yaml]", "is an ensemble itself"),
+                             ("[teacher.yaml, missing.npy]", "not found")]:
+        (tmp_path / "bad.yaml").write_text(f"members: {members}\n")
+        with pytest.raises(TeacherCheckpointError, match=message):
+            load_teacher(tmp_path / "bad.yaml")
+
+
 def test_a_teacher_spec_builds_only_allowed_classes_and_runs_nothing_else(tmp_path, monkeypatch):
     torch.save({}, tmp_path / "w.pt")
     marker = tmp_path / "ran"

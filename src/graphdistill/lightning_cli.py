@@ -450,10 +450,9 @@ def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[
         if f"test/{metric}_{part}" in test_metrics:
             summary[f"test_{part}"] = test_metrics[f"test/{metric}_{part}"]
     if teacher is not None:
-        spec = teacher.spec()
         summary["teacher"] = {"path": str(teacher.path), "form": teacher.form, "sha256": teacher.sha256,
-                              "parameters": teacher.num_parameters,
-                              "model": spec["class_path"].rsplit(".", 1)[-1] if spec else "outputs file"}
+                              "parameters": teacher.num_parameters, "model": teacher.model_name,
+                              **(module.teacher_scores() if hasattr(module, "teacher_scores") else {})}
     if timers:
         summary["timing"] = timers[0].summary()
     if hasattr(module, "run_summary"):  # modules with several models (online distillation) report each

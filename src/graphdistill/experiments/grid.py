@@ -7,6 +7,7 @@ relative to the grid file)::
     datasets: [cora, citeseer]     # configs/<dataset>/..., or your graph: [data/my_graph.pt]
     teacher: gcn                   # configs/<dataset>/<teacher>.yaml, or one per dataset:
                                    #   teacher: {cora: gcnii, citeseer: gcnii}
+                                   # or an ensemble: [grand, sage] (per dataset too)
     students: [mlp, gcn]           # configs/<dataset>/student_<student>.yaml
     methods: [kd, kd_gcrd]         # configs/methods/<method>.yaml ("alone" is always run)
     student_methods: {}            # some students with only some methods, e.g. {mlp: [kd]} (default: all)
@@ -23,6 +24,14 @@ A ``datasets`` entry that is not a built-in name is the path of your own graph (
 grid file). Its runs read the file; its configs default to the synthetic graph's
 (``configs/synthetic/``), as ``graphdistill compress`` does for a file. The tables and plots
 name the file; its run folder is the file's stem with a hash of its path (``my_graph-1a2b3c4d``).
+
+An ensemble teacher (a list of teacher configs) trains each member once per dataset and seed
+(run folders ``teacher_<member>``) and gives the students their mean class probabilities
+(``teacher_ensemble.yaml`` in the seed's folder, see :class:`~graphdistill.training.teacher.EnsembleTeacher`;
+logit methods only). Its row in the table is the ensemble itself, scored on each seed's split by
+the students' runs (test, validation), its size and latency its members' added up, with each member's
+own row below it; the similarity table skips its dataset (it needs one teacher network), and the
+inductive setting is refused (a hidden test node has no teacher outputs to score).
 
 For each dataset and seed the teacher trains once; each student then trains alone and with
 each method, on the same seed and split (``seed_args``). Methods whose module takes no
@@ -47,6 +56,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -67,7 +77,7 @@ KEYS = ("datasets", "teacher", "students", "methods", "seeds", "extra", "compare
 @dataclass
 class Grid:
     datasets: list[str]
-    teacher: str | dict[str, str]
+    teacher: str | list[str] | dict[str, str | list[str]]
     students: list[str]
     methods: list[str]
     seeds: int = 5
@@ -112,13 +122,21 @@ class Grid:
                               f"{', '.join(names.values())}.")
         return replace(self, datasets=[e for e in self.datasets if e in datasets or names[e] in datasets])
 
-    def teacher_name(self, dataset: str) -> str:
-        """The dataset's teacher entry (one for all, or the dataset's own)."""
-        return self.teacher[dataset] if isinstance(self.teacher, dict) else self.teacher
+    def teacher_members(self, dataset: str) -> list[str]:
+        """The dataset's teacher entries (one for all, or the dataset's own): one teacher, or an
+        ensemble's members."""
+        entry = self.teacher[dataset] if isinstance(self.teacher, dict) else self.teacher
+        return list(entry) if isinstance(entry, list) else [entry]
 
-    def teacher_config(self, dataset: str) -> str:
-        name = self.teacher_name(dataset)
-        return _config(name, f"{config_folder(dataset)}/{name}.yaml")
+    def teacher_name(self, dataset: str) -> str:
+        """The dataset's teacher as runs are keyed and tables name it: its entry, or for an
+        ensemble its members' names joined by ``+``."""
+        members = self.teacher_members(dataset)
+        return members[0] if len(members) == 1 else "+".join(map(label, members))
+
+    def teacher_configs(self, dataset: str) -> list[str]:
+        """The config of the dataset's teacher, or of each of its ensemble's members."""
+        return [_config(m, f"{config_folder(dataset)}/{m}.yaml") for m in self.teacher_members(dataset)]
 
     def methods_of(self, student: str) -> list[str]:
         """The methods ``student`` trains with (besides alone), in the grid's order."""
@@ -152,14 +170,19 @@ class Grid:
             self.datasets = [absolute_graph(d, base) for d in self.datasets]
         for dataset in self.datasets:
             dataset_info(dataset)  # an unknown name or a missing file: one line that says what to give
+        def is_teacher(entry: Any) -> bool:  # one config, or an ensemble of two or more
+            return isinstance(entry, str) or (isinstance(entry, list) and len(entry) >= 2 and all(
+                isinstance(e, str) for e in entry) and len(set(entry)) == len(entry))
+
         if isinstance(self.teacher, dict):
-            missing = [d for d in self.datasets if not isinstance(self.teacher.get(d), str)]
+            missing = [d for d in self.datasets if not is_teacher(self.teacher.get(d))]
             if missing:
-                raise ConfigError(f"Grid {path}: teacher names one config per dataset; none for {missing} (e.g. "
-                                  f"teacher: {{{missing[0]}: gcn}}).")
-        elif not isinstance(self.teacher, str):
-            raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn) or one per dataset "
-                              f"({{cora: gcnii, ...}}), got {self.teacher!r}.")
+                raise ConfigError(f"Grid {path}: teacher names one config (or an ensemble's list) per dataset; none "
+                                  f"for {missing} (e.g. teacher: {{{missing[0]}: gcn}}).")
+        elif not is_teacher(self.teacher):
+            raise ConfigError(f"Grid {path}: teacher must be one config name (e.g. gcn), an ensemble of two or more "
+                              f"different ones ([grand, sage]), or one of these per dataset ({{cora: gcnii, ...}}), "
+                              f"got {self.teacher!r}.")
         if not isinstance(self.student_methods, dict) or not all(
                 isinstance(v, list) and all(isinstance(m, str) for m in v) for v in self.student_methods.values()):
             example = f"{{{self.students[0]}: [{self.methods[0] if self.methods else 'kd'}]}}"
@@ -181,18 +204,28 @@ class Grid:
         if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
             raise ConfigError(f"Grid {path}: seeds must be a whole number >= 1, got {self.seeds!r}.")
         if base is not None:
-            self.teacher = ({d: _absolute(t, base) for d, t in self.teacher.items()} if isinstance(self.teacher, dict)
-                            else _absolute(self.teacher, base))
+            def absolute(entry: str | list[str]) -> str | list[str]:
+                return [_absolute(e, base) for e in entry] if isinstance(entry, list) else _absolute(entry, base)
+
+            self.teacher = ({d: absolute(t) for d, t in self.teacher.items()} if isinstance(self.teacher, dict)
+                            else absolute(self.teacher))
             self.students = [_absolute(s, base) for s in self.students]
             self.methods = [_absolute(m, base) for m in self.methods]
             self.student_methods = {_absolute(s, base): [_absolute(m, base) for m in v]
                                     for s, v in self.student_methods.items()}
-        wanted = [self.teacher_config(d) for d in self.datasets]
+        wanted = [c for d in self.datasets for c in self.teacher_configs(d)]
         wanted += [self.student_config(d, s) for d in self.datasets for s in self.students]
         wanted += [self.method_config(m) for m in self.methods]
         missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
+        if any(len(self.teacher_members(d)) > 1 for d in self.datasets):
+            if not any(_needs_teacher(m) for m in self.methods):
+                raise ConfigError(f"Grid {path}: an ensemble teacher is scored by the runs that distil from it; add "
+                                  "a method that takes a teacher (kd, glnn, ...).")
+            if any(a.startswith("--data.inductive") and a.split("=", 1)[-1] not in ("0", "0.0") for a in self.extra):
+                raise ConfigError(f"Grid {path}: an ensemble teacher cannot be scored in the inductive setting (its "
+                                  "hidden test nodes have no teacher outputs): run it transductive, or one teacher.")
 
 
 def _config(name: str, packaged: str) -> str:
@@ -244,7 +277,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     table rows."""
     workdir = Path(workdir)
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    total = len(grid.datasets) * grid.seeds * (1 + len(grid.pairs()))
+    total = sum(grid.seeds * (len(grid.teacher_members(d)) + len(grid.pairs())) for d in grid.datasets)
     done = 0
     names = dataset_names(grid.datasets)
     for dataset in grid.datasets:
@@ -265,17 +298,29 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 log(f"[{done}/{total}] {names[dataset]} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
                 return result
 
-            teacher = fit("teacher", [grid.teacher_config(dataset)])
-            runs.setdefault((dataset, "teacher", grid.teacher_name(dataset)), []).append(teacher)
+            members = grid.teacher_members(dataset)
+            if len(members) == 1:
+                teacher = fit("teacher", grid.teacher_configs(dataset))
+                teacher_file = teacher["best_checkpoint"]
+            else:
+                trained = {m: fit(f"teacher_{label(m)}", [c]) for m, c in zip(members, grid.teacher_configs(dataset))}
+                for m, result in trained.items():
+                    runs.setdefault((dataset, "teacher", m), []).append(result)
+                teacher_file = str(write_ensemble(work / "teacher_ensemble.yaml",
+                                                  [r["best_checkpoint"] for r in trained.values()]))
+            distilled = None
             for student, method in grid.pairs():
                 base = [grid.student_config(dataset, student)]
                 if method == "alone":
                     result = fit(f"{label(student)}_alone", base)
                 else:
-                    extra = [f"--model.init_args.teacher={teacher['best_checkpoint']}"] if _needs_teacher(
-                        method) else []
+                    extra = [f"--model.init_args.teacher={teacher_file}"] if _needs_teacher(method) else []
                     result = fit(f"{label(student)}_{label(method)}", [*base, grid.method_config(method)], *extra)
+                    distilled = distilled or (result if extra else None)
                 runs.setdefault((dataset, student, method), []).append(result)
+            if len(members) > 1:
+                teacher = ensemble_result(teacher_file, list(trained.values()), distilled)
+            runs.setdefault((dataset, "teacher", grid.teacher_name(dataset)), []).append(teacher)
     latencies = _latencies(grid, runs, workdir, root) if latency else {}
     rows = _rows(grid, runs, latencies)
     write_tables(rows, Path(out), title=f"Experiment grid: {', '.join(names.values())}")
@@ -285,6 +330,30 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
     if analysis:
         write_analysis(grid, runs, Path(out), root)
     return rows
+
+
+def write_ensemble(path: Path, members: list[str]) -> Path:
+    """An ensemble teacher's file (:class:`~graphdistill.training.teacher.EnsembleTeacher`): its
+    members' checkpoints relative to it, written atomically and only when it changes (its hash is
+    part of every student run's record)."""
+    text = yaml.safe_dump({"members": [os.path.relpath(m, path.parent) for m in members]})
+    if not path.is_file() or path.read_text() != text:
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text)
+        temporary.replace(path)
+    return path
+
+
+def ensemble_result(path: str, members: list[dict[str, Any]], distilled: dict[str, Any]) -> dict[str, Any]:
+    """An ensemble teacher's results on one seed, as a run's ``results.json`` reads: its scores on the
+    seed's split as a student's run recorded them (``teacher``: ``val``, ``test``), its size its
+    members' added up, the members' config hashes and the first member's provenance."""
+    scored = distilled["teacher"]
+    return {"model": scored["model"], "parameters": sum(m["parameters"] for m in members),
+            "metric": distilled.get("metric", "acc"), "best_val": scored["val"], "test": scored["test"],
+            "best_checkpoint": path, "split": distilled.get("split"),
+            "config_hash": hashlib.sha256(" ".join(m.get("config_hash") or "" for m in members).encode()).hexdigest(),
+            "code": members[0].get("code"), "members": [m["best_checkpoint"] for m in members]}
 
 
 def write_comparison(grid: Grid, runs: dict, out: Path) -> Path:
@@ -376,7 +445,8 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
 
     header, table = None, []
     shown = dataset_names(grid.datasets)
-    for dataset in grid.datasets:
+    skipped = [shown[d] for d in grid.datasets if len(grid.teacher_members(d)) > 1]
+    for dataset in [d for d in grid.datasets if len(grid.teacher_members(d)) == 1]:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = grid.pairs()
         paths = [runs[(dataset, s, m)][0]["best_checkpoint"] for s, m in names]
@@ -386,7 +456,9 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
             table.append([shown[dataset], row[0], label(method), *row[1:]])
     path = out.with_name(f"{out.stem}_analysis.md")
     path.write_text(run_header("Similarity to the teacher and robustness (seed 0)") + "\n"
-                    + markdown_table(header, table) + f"\n\n{ANALYSIS_NOTE}\n")
+                    + (markdown_table(header, table) + f"\n\n{ANALYSIS_NOTE}\n" if table else "")
+                    + (f"\nNot analysed (an ensemble teacher has no single network to compare with): "
+                       f"{', '.join(skipped)}.\n" if skipped else ""))
     return path
 
 
@@ -403,11 +475,16 @@ def _latencies(grid: Grid, runs: dict, workdir: Path, root: str | None) -> dict[
         for key in ["teacher", *grid.students]:
             method = grid.teacher_name(dataset) if key == "teacher" else "alone"
             name = f"{dataset}|{key}"
+            # an ensemble runs each of its members: its latency is theirs added up
+            models = grid.teacher_members(dataset) if key == "teacher" else [method]
             if name not in cache:
                 if data is None:
                     data = NodeDataModule(dataset=dataset, **({"root": root} if root else {})).data
-                model = load_model(runs[(dataset, key, method)][0]["best_checkpoint"])
-                cache[name] = inference_latency(model, data)
+                measured = [inference_latency(load_model(runs[(dataset, key, m)][0]["best_checkpoint"]), data)
+                            for m in models]
+                total = {k: sum(m[k] for m in measured) for k in ("full_ms", "batch_ms")}
+                cache[name] = {**measured[0], **total,
+                               "nodes_per_s": measured[0]["nodes_per_s"] * measured[0]["full_ms"] / total["full_ms"]}
                 cache_path.write_text(json.dumps(cache, indent=1))
             out[(dataset, key)] = cache[name]
     return out
@@ -421,12 +498,14 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
         t_params = teacher_runs[0]["parameters"]
         t_lat = latencies.get((dataset, "teacher"), {})
         entries = [("teacher", grid.teacher_name(dataset), teacher_runs)]
+        members = grid.teacher_members(dataset)  # an ensemble's members, each a row below it
+        entries += [("teacher", m, runs[(dataset, "teacher", m)]) for m in members if len(members) > 1]
         entries += [(s, m, runs[(dataset, s, m)]) for s, m in grid.pairs()]
-        for student, method, results in entries:
+        for i, (student, method, results) in enumerate(entries):
             stats = mean_std([r["test"] for r in results])
             alone = teacher if student == "teacher" else mean_std(
                 [r["test"] for r in runs[(dataset, student, "alone")]])
-            lat = latencies.get((dataset, student), {})
+            lat = latencies.get((dataset, student), {}) if student != "teacher" or i == 0 else {}
             vals = [r.get("best_val") for r in results]
             rows.append({
                 "dataset": dataset, "model": results[0]["model"], "student": label(student), "method": label(method),

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import num_seeds, sampled
+from ..data.metrics import score
 from ..distill.adversarial import AdversarialComponent
 from ..distill.augmentation import AdversarialFeatures
 from ..distill.base import DistillationComponent
@@ -46,7 +47,8 @@ class DistillationModule(NodeClassificationModule):
     Args:
         model: the student network.
         teacher: path of the teacher: a graphdistill checkpoint, a ``.pt``/``.npy`` of its
-            outputs, or a ``.yaml``/``.json`` module spec (:func:`load_teacher`).
+            outputs, a ``.yaml``/``.json`` module spec, or a ``.yaml``/``.json`` file listing
+            the ``members`` of an ensemble (:func:`load_teacher`).
         components: distillation components (``class_path``/``init_args`` in configs).
         task_weight: weight of the student's own cross-entropy.
         lr: Adam learning rate (student and component heads).
@@ -83,6 +85,10 @@ class DistillationModule(NodeClassificationModule):
             try:
                 component.bind(model.hidden_widths, self.teacher.hidden_widths, model.out_channels)
             except ConfigError:
+                if self.teacher.form == "ensemble":
+                    raise ConfigError(f"{type(component).__name__} aligns hidden layers, but the teacher ensemble "
+                                      f"{self.teacher.path} gives class probabilities only: use a logit method "
+                                      "(LogitKD), or one of its members as the teacher.") from None
                 if self.teacher.form != "outputs" or self.teacher.hidden_widths:
                     raise
                 raise ConfigError(
@@ -114,6 +120,9 @@ class DistillationModule(NodeClassificationModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         self.teacher.check_data(self.data_fingerprint or {})
+        if self.multilabel and self.teacher.form == "ensemble":
+            raise ConfigError(f"The teacher ensemble {self.teacher.path} averages class probabilities (softmax), "
+                              "which a multi-label task does not have: distil from one of its members.")
         for component in self.components:
             component.set_multilabel(self.multilabel)
 
@@ -147,6 +156,17 @@ class DistillationModule(NodeClassificationModule):
                 if distributed:
                     trainer.strategy.barrier("graphdistill-teacher-outputs")
         return self.teacher_outputs
+
+    def teacher_scores(self) -> dict[str, float]:
+        """The teacher's own scores on this run's split, from the outputs the student learns: on
+        the validation nodes, and on the test nodes where training saw the whole graph (under
+        ``inductive`` the hidden test nodes have no teacher outputs here). Recorded in the run's
+        results beside the student's, so a teacher given as a file or an ensemble is scored too."""
+        datamodule = self.trainer.datamodule
+        data = datamodule.training_graph
+        logits = self._ensure_teacher_outputs().logits.cpu()
+        masks = {"val": data.val_mask, **({} if datamodule.inductive else {"test": data.test_mask})}
+        return {part: score(logits[mask], data.y[mask]) for part, mask in masks.items() if bool(mask.any())}
 
     # ------------------------------------------------------------------ optimization
     def trainable_parameters(self) -> list[nn.Parameter]:

@@ -1,7 +1,7 @@
 """The frozen teacher: any trained model, run once over the full graph, its outputs reused
 every step (and optionally cached on disk).
 
-A teacher comes in one of three forms, each passed as ``--model.init_args.teacher``
+A teacher comes in one of four forms, each passed as ``--model.init_args.teacher``
 (:func:`load_teacher` tells them apart):
 
 * a **graphdistill checkpoint** (``graphdistill fit``'s ``best.ckpt``): the network is
@@ -20,7 +20,15 @@ A teacher comes in one of three forms, each passed as ``--model.init_args.teache
   called as ``forward(x, edge_index)`` in eval mode; a submodule's width comes from its
   ``out_channels``/``out_features`` or from ``hidden_layers`` given as ``{name: width}``.
   Classes outside torch, torch_geometric and graphdistill are built only when allowed
-  explicitly (``$GRAPHDISTILL_ALLOWED_MODELS``, :func:`graphdistill.models.allow_model_class`).
+  explicitly (``$GRAPHDISTILL_ALLOWED_MODELS``, :func:`graphdistill.models.allow_model_class`);
+* an **ensemble** of teachers of the three forms above, from a YAML or JSON file naming them
+  (paths relative to the file) (:class:`EnsembleTeacher`)::
+
+      members: [grand/best.ckpt, sage/best.ckpt, other_lab_logits.npy]
+
+  the student learns the members' mean class probabilities (the logits given to it are the
+  log of that mean). It has no hidden layers, so logit methods only (KD, GLNN, ...), and
+  single-label tasks only; its size is the members' sizes added up.
 
 Every file is read as data (weights-only, no pickled objects). The teacher network is
 deliberately *not* a submodule of the distillation module: its weights never enter the
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -69,10 +78,16 @@ def load_teacher(path: str | Path) -> Teacher:
         return _load_teacher(Path(path).expanduser())
 
 
-def _load_teacher(path: Path) -> Teacher:
+def _load_teacher(path: Path, member_of: Path | None = None) -> Teacher:
     suffix = path.suffix.lower()
     if suffix in _SPEC_SUFFIXES:
-        return ModuleTeacher(path)
+        spec = _read_spec(path)
+        if "members" not in spec:
+            return ModuleTeacher(path, spec)
+        if member_of is not None:
+            raise TeacherCheckpointError(f"Teacher ensemble {member_of}: its member {path} is an ensemble itself; "
+                                         "list that ensemble's members instead.")
+        return EnsembleTeacher(path, spec)
     if suffix == ".npy":
         return OutputsTeacher(path)
     role = "teacher checkpoint" if suffix == ".ckpt" else "teacher file"
@@ -142,6 +157,12 @@ class Teacher:
     def spec(self) -> dict[str, Any] | None:
         """The teacher network's ``{class_path, init_args}``, where there is a network."""
         return None
+
+    @property
+    def model_name(self) -> str:
+        """How reports name the teacher: its network's class, or what it is where there is none."""
+        spec = self.spec()
+        return spec["class_path"].rsplit(".", 1)[-1] if spec else "outputs file"
 
     @torch.no_grad()
     def outputs(self, data: Data, device: torch.device, use_cache: bool = True,
@@ -293,9 +314,9 @@ class ModuleTeacher(Teacher):
 
     form = "module"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, spec: dict[str, Any] | None = None) -> None:
         path = Path(path).expanduser()
-        spec = _read_spec(path)
+        spec = _module_spec(path, _read_spec(path) if spec is None else spec)
         weights = (path.parent / spec["state_dict"]).expanduser()
         try:
             state, weights_sha = read_weights_only(weights, role="teacher state dict",
@@ -379,7 +400,55 @@ class ModuleTeacher(Teacher):
         return ModelOutput(out.detach(), [captured[name] for name in self.hidden_layers])
 
 
+class EnsembleTeacher(Teacher):
+    """Several teachers as one (see the module docstring): each member is loaded as a teacher of
+    its own form and checked against the data; the outputs are the log of the members' mean class
+    probabilities, ``log(mean_i softmax(z_i))``, computed stably as a log-sum-exp. Each member keeps
+    its own output cache; the ensemble's is not stored (averaging is cheap)."""
+
+    form = "ensemble"
+    cacheable = False
+
+    def __init__(self, path: str | Path, spec: dict[str, Any] | None = None) -> None:
+        path = Path(path).expanduser()
+        spec = _read_spec(path) if spec is None else spec
+        members = spec.get("members")
+        if set(spec) != {"members"} or not isinstance(members, list) or len(members) < 2 or not all(
+                isinstance(m, str) and m for m in members):
+            raise TeacherCheckpointError(
+                f"Teacher ensemble {path} must hold only members: a list of two or more teacher files (checkpoints, "
+                f"outputs files or module specs, relative to it); found {spec!r:.200}.")
+        self.members = [_load_teacher((path.parent / m).expanduser(), member_of=path) for m in members]
+        classes = [m.num_classes for m in self.members]
+        if len(set(classes)) != 1:
+            raise TeacherCheckpointError(f"Teacher ensemble {path}: its members predict different numbers of classes "
+                                         f"({', '.join(f'{m.path}: {c}' for m, c in zip(self.members, classes))}).")
+        sizes = [m.num_parameters for m in self.members]
+        files = [(path, hashlib.sha256(path.read_bytes()).hexdigest())] + [f for m in self.members for f in m.files]
+        super().__init__(path, files, classes[0], [], {"num_classes": classes[0]},
+                         None if None in sizes else sum(sizes))
+
+    def check_data(self, fingerprint: dict[str, Any]) -> None:
+        for member in self.members:
+            member.check_data(fingerprint)
+
+    def spec(self) -> dict[str, Any]:
+        return {"members": [{"path": str(m.path), "form": m.form, "model": m.spec()} for m in self.members]}
+
+    @property
+    def model_name(self) -> str:
+        return f"ensemble of {', '.join(m.model_name for m in self.members)}"
+
+    def outputs(self, data: Data, device: torch.device, use_cache: bool = True,
+                batch_size: int | None = None, graph: str | None = None) -> ModelOutput:
+        graph = graph or (graph_sha256(data) if use_cache else None)
+        log_probs = torch.stack([m.outputs(data, device, use_cache, batch_size, graph).logits.log_softmax(-1)
+                                 for m in self.members])
+        return ModelOutput(torch.logsumexp(log_probs, 0) - math.log(len(self.members)), [])
+
+
 def _read_spec(path: Path) -> dict[str, Any]:
+    """A spec file (YAML or JSON) as a mapping: a module spec or an ensemble's list of members."""
     if not path.is_file():
         raise TeacherCheckpointError(f"Teacher spec not found: {path}. {_TEACHER_HINT}")
     try:
@@ -393,12 +462,18 @@ def _read_spec(path: Path) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - malformed YAML/JSON: one line
         raise TeacherCheckpointError(f"Teacher spec {path} cannot be parsed ({type(err).__name__}: "
                                      f"{str(err).splitlines()[0][:160]}).") from None
+    if not isinstance(spec, dict):
+        raise TeacherCheckpointError(f"Teacher spec {path} must be a mapping (class_path, state_dict, ... for a "
+                                     f"module; members for an ensemble); found a {type(spec).__name__}.")
+    return spec
+
+
+def _module_spec(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
     allowed = {"class_path", "init_args", "state_dict", "hidden_layers", "num_classes"}
-    if not isinstance(spec, dict) or not {"class_path", "state_dict"} <= set(spec) or set(spec) - allowed:
-        found = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
+    if not {"class_path", "state_dict"} <= set(spec) or set(spec) - allowed:
         raise TeacherCheckpointError(
             f"Teacher spec {path} must be a mapping with class_path, state_dict and optional init_args, "
-            f"hidden_layers, num_classes; found {found}.")
+            f"hidden_layers, num_classes (or, for an ensemble, members only); found {sorted(spec)}.")
     spec.setdefault("init_args", {})
     spec.setdefault("hidden_layers", [])
     if not isinstance(spec["init_args"], dict) or not isinstance(spec["hidden_layers"], (list, dict)):
