@@ -211,6 +211,11 @@ def test_an_ensemble_teacher_trains_each_member_and_its_row_is_the_ensemble_scor
             assert kd["teacher"][part] == pytest.approx(by_hand)
         assert ensemble["tests"][seed] == pytest.approx(kd["teacher"]["test"])
         assert ensemble["vals"][seed] == pytest.approx(kd["teacher"]["val"])
+    from graphdistill.experiments.paired import _counterpart, read_results
+
+    table = read_results(tmp_path / "table.csv")  # each teacher row pairs with the same config's row, not all four
+    assert [[c["method"] for c in _counterpart(r, table)] for r in table[:3]] == [["gcn+mlp"], ["gcn"], ["mlp"]]
+    assert [c["method"] for c in _counterpart({**table[1], "method": "gcnii"}, table)] == ["gcn+mlp", "gcn", "mlp"]
     assert "Not analysed (an ensemble teacher has no single network to compare with): synthetic." in (
         tmp_path / "table_analysis.md").read_text()
     for teacher, message in [("[gcn]", "an ensemble of two or more different ones"),

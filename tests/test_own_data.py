@@ -572,6 +572,12 @@ def test_a_multilabel_graph_may_leave_some_tasks_unknown_at_a_node(tmp_path, fit
     teacher = fit("--config", config("synthetic/gcn.yaml"), "--data.dataset", str(tmp_path / "g.pt"),
                   "--data.split", "0.25,0.25,0.5", "--trainer.max_epochs=30")
     assert teacher["test"] > 0.8
+    # an ensemble averages softmax probabilities, which T binary tasks do not have: one line
+    (tmp_path / "ensemble.yaml").write_text(f"members: [{teacher['best_checkpoint']}, {teacher['best_checkpoint']}]\n")
+    assert "averages class probabilities (softmax), which a multi-label task does not have" in _fit_error(
+        fit, "--config", config("synthetic/student_mlp.yaml"), "--config", config("methods/kd.yaml"),
+        "--data.dataset", str(tmp_path / "g.pt"), "--data.split", "0.25,0.25,0.5", "--trainer.max_epochs=1",
+        f"--model.init_args.teacher={tmp_path / 'ensemble.yaml'}")
 
 
 def test_a_multilabel_graph_file_trains_on_rocauc_and_a_distilled_mlp_beats_the_mlp_alone(tmp_path, fit):

@@ -127,8 +127,9 @@ def compress_command(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="graphdistill compress", description=COMPRESS_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", default=None,
-                        help="teacher: a graphdistill checkpoint, an outputs file (.pt/.npy) or a module spec "
-                             "(.yaml/.json); default: train configs/<dataset>/gcn.yaml first")
+                        help="teacher: a graphdistill checkpoint, an outputs file (.pt/.npy), a module spec "
+                             "(.yaml/.json) or an ensemble's members file (.yaml/.json: members: [...]); default: "
+                             "train configs/<dataset>/gcn.yaml first")
     parser.add_argument("--student", default="mlp", help="mlp, gcn, sage, gat, or a student config file")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="methods to search (configs/search/<method>.yaml); default: every one that fits")

@@ -1,6 +1,6 @@
 """``graphdistill compress``: from a teacher to the best deployable student, chosen on validation.
 
-1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file or a module spec),
+1. **Teacher**: the one given (``--teacher``: a checkpoint, an outputs file, a module spec or an ensemble),
    else the dataset's default teacher (``configs/<dataset>/gcn.yaml``) is trained first; on a
    graph with edge weights it reads them (GCN's ``edge_weight``), and so does a GCN or
    GraphSAGE student (unless its config sets ``edge_weight``; MLP and GAT students count every

@@ -10,7 +10,8 @@ its seed and sizes, the inductive share) and a pair whose splits differ on a com
 refused, naming both; an older CSV does not keep them, so there pairing grids that differ in
 their data options is the user's mistake to avoid (each run's ``config.yaml`` has them).
 
-Rows pair by dataset and role: the teacher with the teacher, a student row with the row of
+Rows pair by dataset and role: the teacher with the teacher (with the row of the same teacher config
+where a grid with an ensemble teacher has several teacher rows), a student row with the row of
 the same student and method, or, where the student's name differs (a wider student in a
 grid of its own), with the one row of the same method. A row with no counterpart, or with
 several, is listed as unpaired. The table gives both means, the paired difference (mean ±
@@ -64,8 +65,9 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
 def _counterpart(row: dict[str, Any], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     same = [b for b in base if b["dataset"] == row["dataset"]]
-    if row["student"] == "teacher":
-        return [b for b in same if b["student"] == "teacher"]
+    if row["student"] == "teacher":  # the same teacher config (an ensemble's member), else every teacher row
+        teachers = [b for b in same if b["student"] == "teacher"]
+        return [b for b in teachers if b["method"] == row["method"]] or teachers
     exact = [b for b in same if (b["student"], b["method"]) == (row["student"], row["method"])]
     return exact or [b for b in same if b["student"] != "teacher" and b["method"] == row["method"]]
 
