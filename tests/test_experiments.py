@@ -211,6 +211,8 @@ def test_an_ensemble_teacher_trains_each_member_and_its_row_is_the_ensemble_scor
             assert kd["teacher"][part] == pytest.approx(by_hand)
         assert ensemble["tests"][seed] == pytest.approx(kd["teacher"]["test"])
         assert ensemble["vals"][seed] == pytest.approx(kd["teacher"]["val"])
+    with pytest.raises(ConfigError, match="recorded no teacher scores on its split"):  # an older or inductive run
+        experiments.ensemble_result("ens.yaml", [], {"teacher": {"val": 0.5}})
     from graphdistill.experiments.paired import _counterpart, read_results
 
     table = read_results(tmp_path / "table.csv")  # each teacher row pairs with the same config's row, not all four

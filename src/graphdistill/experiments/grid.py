@@ -348,7 +348,10 @@ def ensemble_result(path: str, members: list[dict[str, Any]], distilled: dict[st
     """An ensemble teacher's results on one seed, as a run's ``results.json`` reads: its scores on the
     seed's split as a student's run recorded them (``teacher``: ``val``, ``test``), its size its
     members' added up, the members' config hashes and the first member's provenance."""
-    scored = distilled["teacher"]
+    scored = distilled.get("teacher") or {}
+    if "test" not in scored or "val" not in scored:
+        raise ConfigError(f"The run distilled from {path} recorded no teacher scores on its split (a run from before "
+                          "they were recorded, or one trained inductive): remove its folder to run it again.")
     return {"model": scored["model"], "parameters": sum(m["parameters"] for m in members),
             "metric": distilled.get("metric", "acc"), "best_val": scored["val"], "test": scored["test"],
             "best_checkpoint": path, "split": distilled.get("split"),
