@@ -390,6 +390,13 @@ def test_feature_methods_are_not_searched_with_a_logits_only_teacher(tmp_path, c
     err = capsys.readouterr()
     assert "No method fits this student and teacher" in err.err and "fitnet (the teacher has no hidden layers)" in (
         err.out)
+    # an ensemble (its members' mean probabilities) has none either: compress reads it as any teacher
+    np.save(tmp_path / "more.npy", torch.randn(data.num_nodes, 5).numpy())
+    (tmp_path / "ensemble.yaml").write_text("members: [logits.npy, more.npy]\n")
+    with pytest.raises(SystemExit):
+        main(["compress", "--teacher", str(tmp_path / "ensemble.yaml"), "--methods", "fitnet",
+              "--out", str(tmp_path / "out2"), "--trials", "1"])
+    assert "fitnet (the teacher has no hidden layers)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("model_class", [MLP, GCN, GraphSAGE, GAT])
