@@ -128,6 +128,10 @@ class Grid:
         entry = self.teacher[dataset] if isinstance(self.teacher, dict) else self.teacher
         return list(entry) if isinstance(entry, list) else [entry]
 
+    def is_ensemble(self, dataset: str) -> bool:
+        """Whether the dataset's teacher is an ensemble (a list of two or more configs)."""
+        return len(self.teacher_members(dataset)) > 1
+
     def teacher_name(self, dataset: str) -> str:
         """The dataset's teacher as runs are keyed and tables name it: its entry, or for an
         ensemble its members' names joined by ``+``."""
@@ -219,7 +223,7 @@ class Grid:
         missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
-        if any(len(self.teacher_members(d)) > 1 for d in self.datasets):
+        if any(self.is_ensemble(d) for d in self.datasets):
             if not any(_needs_teacher(m) for m in self.methods):
                 raise ConfigError(f"Grid {path}: an ensemble teacher is scored by the runs that distil from it; add "
                                   "a method that takes a teacher (kd, glnn, ...).")
@@ -298,12 +302,12 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                 log(f"[{done}/{total}] {names[dataset]} seed {seed} {name}: test {100 * result['test']:.2f} ({how})")
                 return result
 
-            members = grid.teacher_members(dataset)
-            if len(members) == 1:
+            if not grid.is_ensemble(dataset):
                 teacher = fit("teacher", grid.teacher_configs(dataset))
                 teacher_file = teacher["best_checkpoint"]
             else:
-                trained = {m: fit(f"teacher_{label(m)}", [c]) for m, c in zip(members, grid.teacher_configs(dataset))}
+                trained = {m: fit(f"teacher_{label(m)}", [c])
+                           for m, c in zip(grid.teacher_members(dataset), grid.teacher_configs(dataset))}
                 for m, result in trained.items():
                     runs.setdefault((dataset, "teacher", m), []).append(result)
                 teacher_file = str(write_ensemble(work / "teacher_ensemble.yaml",
@@ -318,7 +322,7 @@ def run_grid(grid: Grid, workdir: str | Path, out: str | Path, root: str | None 
                     result = fit(f"{label(student)}_{label(method)}", [*base, grid.method_config(method)], *extra)
                     distilled = distilled or (result if extra else None)
                 runs.setdefault((dataset, student, method), []).append(result)
-            if len(members) > 1:
+            if grid.is_ensemble(dataset):
                 teacher = ensemble_result(teacher_file, list(trained.values()), distilled)
             runs.setdefault((dataset, "teacher", grid.teacher_name(dataset)), []).append(teacher)
     latencies = _latencies(grid, runs, workdir, root) if latency else {}
@@ -448,8 +452,8 @@ def write_analysis(grid: Grid, runs: dict, out: Path, root: str | None) -> Path:
 
     header, table = None, []
     shown = dataset_names(grid.datasets)
-    skipped = [shown[d] for d in grid.datasets if len(grid.teacher_members(d)) > 1]
-    for dataset in [d for d in grid.datasets if len(grid.teacher_members(d)) == 1]:
+    skipped = [shown[d] for d in grid.datasets if grid.is_ensemble(d)]
+    for dataset in [d for d in grid.datasets if not grid.is_ensemble(d)]:
         teacher = runs[(dataset, "teacher", grid.teacher_name(dataset))][0]
         names = grid.pairs()
         paths = [runs[(dataset, s, m)][0]["best_checkpoint"] for s, m in names]
@@ -476,10 +480,10 @@ def _latencies(grid: Grid, runs: dict, workdir: Path, root: str | None) -> dict[
     for dataset in grid.datasets:
         data = None
         for key in ["teacher", *grid.students]:
-            method = grid.teacher_name(dataset) if key == "teacher" else "alone"
             name = f"{dataset}|{key}"
-            # an ensemble runs each of its members: its latency is theirs added up
-            models = grid.teacher_members(dataset) if key == "teacher" else [method]
+            # the teacher's run (an ensemble runs each of its members: its latency is theirs added up), else the
+            # student alone's (one architecture, one latency)
+            models = grid.teacher_members(dataset) if key == "teacher" else ["alone"]
             if name not in cache:
                 if data is None:
                     data = NodeDataModule(dataset=dataset, **({"root": root} if root else {})).data
@@ -501,8 +505,8 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
         t_params = teacher_runs[0]["parameters"]
         t_lat = latencies.get((dataset, "teacher"), {})
         entries = [("teacher", grid.teacher_name(dataset), teacher_runs)]
-        members = grid.teacher_members(dataset)  # an ensemble's members, each a row below it
-        entries += [("teacher", m, runs[(dataset, "teacher", m)]) for m in members if len(members) > 1]
+        if grid.is_ensemble(dataset):  # its members, each a row below it (no latency of their own here)
+            entries += [("teacher", m, runs[(dataset, "teacher", m)]) for m in grid.teacher_members(dataset)]
         entries += [(s, m, runs[(dataset, s, m)]) for s, m in grid.pairs()]
         for i, (student, method, results) in enumerate(entries):
             stats = mean_std([r["test"] for r in results])
