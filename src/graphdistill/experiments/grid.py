@@ -504,15 +504,14 @@ def _rows(grid: Grid, runs: dict, latencies: dict) -> list[dict[str, Any]]:
         teacher = mean_std([r["test"] for r in teacher_runs])
         t_params = teacher_runs[0]["parameters"]
         t_lat = latencies.get((dataset, "teacher"), {})
-        entries = [("teacher", grid.teacher_name(dataset), teacher_runs)]
+        entries = [("teacher", grid.teacher_name(dataset), teacher_runs, t_lat)]
         if grid.is_ensemble(dataset):  # its members, each a row below it (no latency of their own here)
-            entries += [("teacher", m, runs[(dataset, "teacher", m)]) for m in grid.teacher_members(dataset)]
-        entries += [(s, m, runs[(dataset, s, m)]) for s, m in grid.pairs()]
-        for i, (student, method, results) in enumerate(entries):
+            entries += [("teacher", m, runs[(dataset, "teacher", m)], {}) for m in grid.teacher_members(dataset)]
+        entries += [(s, m, runs[(dataset, s, m)], latencies.get((dataset, s), {})) for s, m in grid.pairs()]
+        for student, method, results, lat in entries:
             stats = mean_std([r["test"] for r in results])
             alone = teacher if student == "teacher" else mean_std(
                 [r["test"] for r in runs[(dataset, student, "alone")]])
-            lat = latencies.get((dataset, student), {}) if student != "teacher" or i == 0 else {}
             vals = [r.get("best_val") for r in results]
             rows.append({
                 "dataset": dataset, "model": results[0]["model"], "student": label(student), "method": label(method),

@@ -59,7 +59,8 @@ from ..models.base import import_allowed_class
 from .checkpoint import CHECKPOINT_KEY, atomic_save, model_from_checkpoint, read_weights_only
 
 _TEACHER_HINT = ("Train a teacher first (graphdistill fit --config configs/<dataset>/<model>.yaml) and pass the best "
-                 "checkpoint that fit prints (also in results.json), a file of its outputs, or a module spec (.yaml).")
+                 "checkpoint that fit prints (also in results.json), a file of its outputs, a module spec (.yaml), "
+                 "or an ensemble file (.yaml: members: [a/best.ckpt, b/best.ckpt]).")
 
 #: packages whose classes a teacher module spec may build without being allowed explicitly
 TRUSTED_TEACHER_PACKAGES = ("torch", "torch_geometric", "graphdistill")
