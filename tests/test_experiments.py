@@ -229,6 +229,14 @@ def test_an_ensemble_teacher_trains_each_member_and_its_row_is_the_ensemble_scor
                          "extra: ['--data.inductive=0.2']\n")
     with pytest.raises(ConfigError, match="cannot be scored in the inductive setting"):
         Grid.from_yaml(grid_file)
+    student = tmp_path / "student_inductive.yaml"  # the same share set inside a config, caught at load too
+    student.write_text(yaml.safe_dump({"model": {"class_path": "graphdistill.models.MLP"},
+                                       "data": {"inductive": 0.2}}))
+    grid_file.write_text(f"datasets: [synthetic]\nteacher: [gcn, mlp]\nstudents: [{student}]\nmethods: [kd]\n")
+    with pytest.raises(ConfigError, match=f"inductive setting .*set there by {student}"):
+        Grid.from_yaml(grid_file)
+    student.write_text(yaml.safe_dump({"data": {"inductive": 0.0}}))
+    assert Grid.from_yaml(grid_file).students == [str(student)]
 
 
 def test_oad_rows_give_its_best_and_mean_student_and_its_ensemble():

@@ -227,9 +227,28 @@ class Grid:
             if not any(_needs_teacher(m) for m in self.methods):
                 raise ConfigError(f"Grid {path}: an ensemble teacher is scored by the runs that distil from it; add "
                                   "a method that takes a teacher (kd, glnn, ...).")
-            if any(a.startswith("--data.inductive") and a.split("=", 1)[-1] not in ("0", "0.0") for a in self.extra):
+            configs = [c for d in self.datasets if self.is_ensemble(d)
+                       for c in [*self.teacher_configs(d), *(self.student_config(d, s) for s in self.students)]]
+            inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs + [self.method_config(m)
+                                                                            for m in self.methods])
+                         if _sets_inductive(CONFIGS / c)]
+            if inductive or any(a.startswith("--data.inductive") and a.split("=", 1)[-1] not in ("0", "0.0")
+                                for a in self.extra):
                 raise ConfigError(f"Grid {path}: an ensemble teacher cannot be scored in the inductive setting (its "
-                                  "hidden test nodes have no teacher outputs): run it transductive, or one teacher.")
+                                  "hidden test nodes have no teacher outputs): run it transductive, or one teacher"
+                                  + (f"; set there by {', '.join(inductive)}." if inductive else "."))
+
+
+def _sets_inductive(config: Path) -> bool:
+    """Whether a config file sets ``data.inductive`` to a share above zero (read as YAML; one that is not
+    a mapping sets nothing here, and fails later where it is read as a config)."""
+    try:
+        raw = yaml.safe_load(config.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    data = raw.get("data") if isinstance(raw, dict) else None
+    share = data.get("inductive") if isinstance(data, dict) else None
+    return isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0
 
 
 def _config(name: str, packaged: str) -> str:
