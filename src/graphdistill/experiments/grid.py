@@ -223,15 +223,15 @@ class Grid:
         missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
-        if any(self.is_ensemble(d) for d in self.datasets):
+        ensembles = [d for d in self.datasets if self.is_ensemble(d)]
+        if ensembles:
             if not any(_needs_teacher(m) for m in self.methods):
                 raise ConfigError(f"Grid {path}: an ensemble teacher is scored by the runs that distil from it; add "
                                   "a method that takes a teacher (kd, glnn, ...).")
-            configs = [c for d in self.datasets if self.is_ensemble(d)
-                       for c in [*self.teacher_configs(d), *(self.student_config(d, s) for s in self.students)]]
-            inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs + [self.method_config(m)
-                                                                            for m in self.methods])
-                         if _sets_inductive(CONFIGS / c)]
+            configs = [*(c for d in ensembles for c in self.teacher_configs(d)),
+                       *(self.student_config(d, s) for d in ensembles for s in self.students),
+                       *(self.method_config(m) for m in self.methods)]
+            inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs) if _sets_inductive(CONFIGS / c)]
             if inductive or any(a.startswith("--data.inductive") and a.split("=", 1)[-1] not in ("0", "0.0")
                                 for a in self.extra):
                 raise ConfigError(f"Grid {path}: an ensemble teacher cannot be scored in the inductive setting (its "
