@@ -229,6 +229,15 @@ def test_an_ensemble_teacher_trains_each_member_and_its_row_is_the_ensemble_scor
                          "extra: ['--data.inductive=0.2']\n")
     with pytest.raises(ConfigError, match="cannot be scored in the inductive setting"):
         Grid.from_yaml(grid_file)
+    for extra, refused in [("['--data.inductive', '0.2']", True), ("['--data.inductive=0.00']", False),
+                           ("['--data.inductive=0.2', '--data.inductive=0']", False)]:  # the last one counts
+        grid_file.write_text(f"datasets: [synthetic]\nteacher: [gcn, mlp]\nstudents: [mlp]\nmethods: [kd]\n"
+                             f"extra: {extra}\n")
+        if refused:
+            with pytest.raises(ConfigError, match="cannot be scored in the inductive setting"):
+                Grid.from_yaml(grid_file)
+        else:
+            assert Grid.from_yaml(grid_file).extra == yaml.safe_load(extra)
     student = tmp_path / "student_inductive.yaml"  # the same share set inside a config, caught at load too
     student.write_text(yaml.safe_dump({"model": {"class_path": "graphdistill.models.MLP"},
                                        "data": {"inductive": 0.2}}))

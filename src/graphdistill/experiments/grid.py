@@ -232,8 +232,7 @@ class Grid:
                        *(self.student_config(d, s) for d in ensembles for s in self.students),
                        *(self.method_config(m) for m in self.methods)]
             inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs) if _sets_inductive(CONFIGS / c)]
-            if inductive or any(a.startswith("--data.inductive") and a.split("=", 1)[-1] not in ("0", "0.0")
-                                for a in self.extra):
+            if inductive or _inductive_share(self.extra) > 0:
                 raise ConfigError(f"Grid {path}: an ensemble teacher cannot be scored in the inductive setting (its "
                                   "hidden test nodes have no teacher outputs): run it transductive, or one teacher"
                                   + (f"; set there by {', '.join(inductive)}." if inductive else "."))
@@ -247,8 +246,28 @@ def _sets_inductive(config: Path) -> bool:
     except (OSError, yaml.YAMLError):
         return False
     data = raw.get("data") if isinstance(raw, dict) else None
-    share = data.get("inductive") if isinstance(data, dict) else None
-    return isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0
+    return _share(data.get("inductive") if isinstance(data, dict) else None) > 0
+
+
+def _inductive_share(args: list[str]) -> float:
+    """The share ``--data.inductive`` sets among command-line arguments (``=X`` or the next
+    argument; the last one counts, as on the command line), 0 where none does."""
+    share = 0.0
+    for i, arg in enumerate(args):
+        if arg == "--data.inductive":
+            share = _share(args[i + 1] if i + 1 < len(args) else None)
+        elif arg.startswith("--data.inductive="):
+            share = _share(arg.split("=", 1)[1])
+    return share
+
+
+def _share(value: Any) -> float:
+    """A share as a config or an argument writes it; 0 for none, or for a value that is not a number
+    (the run itself rejects that in one line)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _config(name: str, packaged: str) -> str:
