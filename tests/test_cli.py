@@ -129,3 +129,8 @@ def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
     assert _error_line(capsys, "predict", "--ckpt_path") == (  # a name without its value: no traceback
         "graphdistill: error: predict runs a trained model: give --config CONFIG (the config it was trained with) and "
         "--ckpt_path CKPT (a checkpoint from graphdistill fit).")
+    broken = tmp_path / "broken.yaml"  # a tab where YAML wants spaces: the file and its line, no traceback
+    broken.write_text("model:\n\tclass_path: x\n")
+    assert _error_line(capsys, "fit", "--config", str(broken)) == (
+        f"graphdistill: error: Config {broken}, line 2: not valid YAML (found character '\\t' that cannot start "
+        "any token).")

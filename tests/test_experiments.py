@@ -139,6 +139,17 @@ def test_grid_file_errors_are_clear(tmp_path):
     bad.write_text("datasets: [cora]\nteacher: gcn\nstudents: [gcn]\nmethods: [kd]\nseed: 3\n")
     with pytest.raises(ConfigError, match="unknown keys \\['seed'\\]"):
         Grid.from_yaml(bad)
+    # every config is read before any run trains: a broken student config stops the grid at load, by file and line
+    (tmp_path / "student.yaml").write_text("model:\n  init_args: {hidden: [32\n")
+    bad.write_text("datasets: [synthetic]\nteacher: gcn\nstudents: [student.yaml]\nmethods: [kd]\n")
+    with pytest.raises(ConfigError, match=f"^Config {tmp_path / 'student.yaml'}, line 3: not valid YAML"):
+        Grid.from_yaml(bad)
+    (tmp_path / "student.yaml").write_text("- data\n- model\n")
+    with pytest.raises(ConfigError, match="student.yaml: expected keys \\(data:, model:, trainer:\\), got a list"):
+        Grid.from_yaml(bad)
+    bad.write_text("datasets: [synthetic\n")
+    with pytest.raises(ConfigError, match="^Grid .*grid.yaml, line 2: not valid YAML"):
+        Grid.from_yaml(bad)
 
 
 def test_per_dataset_teachers_and_the_paired_comparison_table(tmp_path):

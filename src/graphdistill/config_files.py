@@ -11,6 +11,11 @@ installed wheel alike.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
 
 #: the packaged configs: <dataset>/ (teachers, students), methods/, experiments/ (grids),
 #: data/, trainer/, sweeps/
@@ -46,3 +51,14 @@ def resolve_config_args(args: list[str]) -> list[str]:
         else:
             resolved.append(arg)
     return resolved
+
+
+def read_yaml(path: str | Path, what: str = "Config") -> Any:
+    """A YAML file's content, or one line naming ``what``, the file and the line where it is not
+    valid YAML (the file must exist)."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{what} {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None

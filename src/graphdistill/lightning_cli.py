@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonargparse import ActionConfigFile, DefaultHelpFormatter
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -29,7 +28,7 @@ from lightning.pytorch.loggers import WandbLogger
 from . import __version__
 from .callbacks.predictions import PredictionWriter
 from .callbacks.timing import EpochTimer
-from .config_files import resolve_config_args
+from .config_files import read_yaml, resolve_config_args
 from .data import NodeDataModule
 from .errors import ConfigError, ResumeError
 from .models import count_parameters
@@ -414,15 +413,8 @@ def _check_writable_folder(folder: str | Path) -> None:
 
 def _check_yaml(path: str) -> None:
     """A config file that is not valid YAML: one line naming the file and the line."""
-    file = Path(path)
-    if not file.is_file():
-        return  # jsonargparse says that it does not exist
-    try:
-        yaml.safe_load(file.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"Config {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
+    if Path(path).is_file():  # else jsonargparse says that it does not exist
+        read_yaml(path)
 
 
 def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[str, float]) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from typing import Any
 
 import yaml
 
+from ..config_files import read_yaml
 from ..data import dataset_info
 from ..errors import ConfigError
 from ..reporting.tables import MeanStd, markdown_table, mean_std, metric_words, run_header
@@ -93,12 +94,7 @@ class Grid:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"Grid file not found: {path}.")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"Grid {path}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
+        raw = read_yaml(path, "Grid") or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"Grid {path}: expected keys ({', '.join(KEYS)}), got a {type(raw).__name__}.")
         unknown = set(raw) - set(KEYS)
@@ -223,6 +219,11 @@ class Grid:
         missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
+        for config in dict.fromkeys(CONFIGS / c for c in wanted):  # a broken file stops the grid before any run
+            raw = read_yaml(config) or {}
+            if not isinstance(raw, dict):
+                raise ConfigError(f"Config {config}: expected keys (data:, model:, trainer:), got a "
+                                  f"{type(raw).__name__}.")
         ensembles = [d for d in self.datasets if self.is_ensemble(d)]
         if ensembles:
             if not any(_needs_teacher(m) for m in self.methods):
@@ -239,13 +240,8 @@ class Grid:
 
 
 def _sets_inductive(config: Path) -> bool:
-    """Whether a config file sets ``data.inductive`` to a share above zero (read as YAML; one that is not
-    a mapping sets nothing here, and fails later where it is read as a config)."""
-    try:
-        raw = yaml.safe_load(config.read_text())
-    except (OSError, yaml.YAMLError):
-        return False
-    data = raw.get("data") if isinstance(raw, dict) else None
+    """Whether a config file (checked to be a YAML mapping) sets ``data.inductive`` to a share above zero."""
+    data = (read_yaml(config) or {}).get("data")
     return _share(data.get("inductive") if isinstance(data, dict) else None) > 0
 
 
@@ -307,7 +303,7 @@ def label(name: str) -> str:
 
 
 def _needs_teacher(method: str) -> bool:
-    spec = yaml.safe_load((CONFIGS / Grid.method_config(method)).read_text()) or {}
+    spec = read_yaml(CONFIGS / Grid.method_config(method)) or {}
     return (spec.get("model") or {}).get("class_path", "").endswith(".DistillationModule")
 
 
