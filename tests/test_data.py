@@ -100,3 +100,17 @@ def test_read_only_root_is_mirrored_not_written(datasets_root, tmp_path):
     finally:
         for path in [ro, *ro.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_split_scores_score_each_named_mask_and_skip_an_empty_one():
+    from torch_geometric.data import Data
+
+    from graphdistill.data.metrics import split_scores
+
+    y = torch.tensor([0, 1, 1, 0, 1])
+    logits = torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 0, 0]), 2).float()  # right on nodes 0, 1, 3
+    data = Data(y=y, val_mask=torch.tensor([1, 1, 1, 0, 0], dtype=torch.bool),
+                test_mask=torch.tensor([0, 0, 0, 1, 1], dtype=torch.bool),
+                train_mask=torch.zeros(5, dtype=torch.bool))
+    assert split_scores(logits, data) == pytest.approx({"val": 2 / 3, "test": 1 / 2})
+    assert split_scores(logits, data, ("val", "train")) == pytest.approx({"val": 2 / 3})  # no training node: left out

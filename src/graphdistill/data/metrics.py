@@ -93,3 +93,10 @@ def score(logits: Tensor, target: Tensor) -> float:
         metric.update(logits, target)
         return float(metric.compute())
     return float((logits.argmax(-1) == target).float().mean())
+
+
+def split_scores(logits: Tensor, data, parts: tuple[str, ...] = ("val", "test")) -> dict[str, float]:
+    """:func:`score` of every node's ``logits`` on the split's ``<part>_mask`` nodes, for each of ``parts``
+    whose mask holds a node."""
+    masks = {part: data[f"{part}_mask"] for part in parts}
+    return {part: score(logits[mask], data.y[mask]) for part, mask in masks.items() if bool(mask.any())}

@@ -608,10 +608,10 @@ def _teacher_scores(teacher: Any, data: Any) -> tuple[float, float]:
     """The teacher's validation and test scores on the student's split (any teacher form)."""
     import torch
 
-    from ..data.metrics import score
+    from ..data.metrics import split_scores
 
-    logits = teacher.outputs(data, torch.device("cpu")).logits
-    return tuple(score(logits[mask], data.y[mask]) for mask in (data.val_mask, data.test_mask))
+    scores = split_scores(teacher.outputs(data, torch.device("cpu")).logits, data)
+    return scores.get("val", float("nan")), scores.get("test", float("nan"))  # nan: the split has none
 
 
 def student_only(run_config: dict[str, Any]) -> dict[str, Any]:

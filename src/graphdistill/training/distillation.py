@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import num_seeds, sampled
-from ..data.metrics import score
+from ..data.metrics import split_scores
 from ..distill.adversarial import AdversarialComponent
 from ..distill.augmentation import AdversarialFeatures
 from ..distill.base import DistillationComponent
@@ -165,8 +165,7 @@ class DistillationModule(NodeClassificationModule):
         datamodule = self.trainer.datamodule
         data = datamodule.training_graph
         logits = self._ensure_teacher_outputs().logits.cpu()
-        masks = {"val": data.val_mask, **({} if datamodule.inductive else {"test": data.test_mask})}
-        return {part: score(logits[mask], data.y[mask]) for part, mask in masks.items() if bool(mask.any())}
+        return split_scores(logits, data, ("val",) if datamodule.inductive else ("val", "test"))
 
     # ------------------------------------------------------------------ optimization
     def trainable_parameters(self) -> list[nn.Parameter]:
