@@ -134,3 +134,8 @@ def test_a_command_without_its_config_says_which_to_give(capsys, tmp_path):
     assert _error_line(capsys, "fit", "--config", str(broken)) == (
         f"graphdistill: error: Config {broken}, line 2: not valid YAML (found character '\\t' that cannot start "
         "any token).")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("datasets: [synthetic]\nteacher: gcn\nstudents: [mlp]\nmethods: [kd]\n")
+    assert _error_line(capsys, "fit", "--config", str(grid)) == (
+        f"graphdistill: error: {grid} is a grid file (datasets:, students:), not a run's config: run it with "
+        f"graphdistill grid {grid}.")

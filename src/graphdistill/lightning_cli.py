@@ -412,9 +412,14 @@ def _check_writable_folder(folder: str | Path) -> None:
 
 
 def _check_yaml(path: str) -> None:
-    """A config file that is not valid YAML: one line naming the file and the line."""
-    if Path(path).is_file():  # else jsonargparse says that it does not exist
-        read_yaml(path)
+    """A config file that is not valid YAML, or a grid file given as a run's config: one line naming the
+    file (and the line) and what to do."""
+    if not Path(path).is_file():  # jsonargparse says that it does not exist
+        return
+    raw = read_yaml(path)
+    if isinstance(raw, dict) and {"datasets", "students"} <= set(raw):
+        raise ConfigError(f"{path} is a grid file (datasets:, students:), not a run's config: run it with "
+                          f"graphdistill grid {path}.")
 
 
 def summarize_run(trainer, module: NodeClassificationModule, test_metrics: dict[str, float]) -> dict[str, Any]:
