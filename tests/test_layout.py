@@ -10,7 +10,8 @@ import graphdistill
 #: lowest first; a module may import its own package and anything in a lower layer
 LAYERS = [
     {"__init__"},  # the version
-    {"errors", "provenance", "config_files", "console"},
+    {"errors"},  # the one-line error types
+    {"provenance", "config_files", "console"},
     {"models", "reporting"},  # reporting: tables and their provenance headers only
     {"data"},
     {"distill"},
