@@ -219,11 +219,13 @@ class Grid:
         missing = list(dict.fromkeys(str(CONFIGS / c) for c in wanted if not (CONFIGS / c).is_file()))
         if missing:
             raise ConfigError(f"Grid names configs that do not exist: {', '.join(missing)}.")
-        for config in dict.fromkeys(CONFIGS / c for c in wanted):  # a broken file stops the grid before any run
-            raw = read_yaml(config) or {}
+        parsed: dict[str, dict] = {}  # each config read once; a broken file stops the grid before any run
+        for config in dict.fromkeys(wanted):
+            raw = read_yaml(CONFIGS / config) or {}
             if not isinstance(raw, dict):
-                raise ConfigError(f"Config {config}: expected keys (data:, model:, trainer:), got a "
+                raise ConfigError(f"Config {CONFIGS / config}: expected keys (data:, model:, trainer:), got a "
                                   f"{type(raw).__name__}.")
+            parsed[config] = raw
         ensembles = [d for d in self.datasets if self.is_ensemble(d)]
         if ensembles:
             if not any(_needs_teacher(m) for m in self.methods):
@@ -232,16 +234,16 @@ class Grid:
             configs = [*(c for d in ensembles for c in self.teacher_configs(d)),
                        *(self.student_config(d, s) for d in ensembles for s in self.students),
                        *(self.method_config(m) for m in self.methods)]
-            inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs) if _sets_inductive(CONFIGS / c)]
+            inductive = [str(CONFIGS / c) for c in dict.fromkeys(configs) if _sets_inductive(parsed[c])]
             if inductive or _inductive_share(self.extra) > 0:
                 raise ConfigError(f"Grid {path}: an ensemble teacher cannot be scored in the inductive setting (its "
                                   "hidden test nodes have no teacher outputs): run it transductive, or one teacher"
                                   + (f"; set there by {', '.join(inductive)}." if inductive else "."))
 
 
-def _sets_inductive(config: Path) -> bool:
-    """Whether a config file (checked to be a YAML mapping) sets ``data.inductive`` to a share above zero."""
-    data = (read_yaml(config) or {}).get("data")
+def _sets_inductive(config: dict[str, Any]) -> bool:
+    """Whether a config (a file's YAML mapping) sets ``data.inductive`` to a share above zero."""
+    data = config.get("data")
     return _share(data.get("inductive") if isinstance(data, dict) else None) > 0
 
 
