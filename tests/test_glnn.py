@@ -11,7 +11,7 @@ from torch_geometric.data import Data
 
 from graphdistill.data import NodeDataModule
 from graphdistill.data.files import save_graph
-from graphdistill.data.positions import extend_to_unseen, spectral_positions
+from graphdistill.data.positions import deepwalk_positions, extend_to_unseen, spectral_positions
 from graphdistill.errors import ConfigError, TeacherCheckpointError
 from graphdistill.lightning_cli import run_fit
 from graphdistill.models import MLP
@@ -163,6 +163,35 @@ def test_spectral_positions_by_hand():
     extra = torch.cat([cycle, torch.tensor([[3, 7], [0, 5]])], 1)  # more edges at the hidden nodes
     assert torch.equal(without, spectral_positions(extra, n, 3, seen))
     assert torch.equal(without[~seen], torch.zeros(2, 3))
+
+
+def test_deepwalk_positions_place_a_node_near_its_own_community():
+    """Two 8-node cliques joined by one edge, and an isolated node: each node's embedding is closer (cosine) to
+    its clique's mean than to the other clique's; the isolated node and the hidden ones stay as drawn or zero."""
+    cliques = [torch.combinations(torch.arange(8) + 8 * c).t() for c in range(2)]
+    edges = torch.cat([*cliques, torch.tensor([[7], [8]])], 1)
+    n = 17  # node 16 has no edge
+    pos = deepwalk_positions(edges, n, 4, steps=200, batch_size=512)
+    assert pos.shape == (n, 4) and torch.allclose(pos.pow(2).mean(0), torch.ones(4), atol=1e-4)
+    assert torch.equal(pos, deepwalk_positions(edges, n, 4, steps=200, batch_size=512))  # seeded
+    unit = torch.nn.functional.normalize(pos, dim=1)
+    means = torch.stack([unit[:8].mean(0), unit[8:16].mean(0)])
+    similarity = unit[:16] @ torch.nn.functional.normalize(means, dim=1).t()
+    assert torch.equal(similarity.argmax(1), torch.tensor([0] * 8 + [1] * 8)), similarity
+    seen = torch.ones(n, dtype=torch.bool)
+    seen[[3, 12]] = False
+    hidden = deepwalk_positions(edges, n, 4, nodes=seen, steps=20, batch_size=64)
+    assert torch.equal(hidden[~seen], torch.zeros(2, 4)) and hidden[seen].abs().sum(1).gt(0).all()
+
+
+def test_a_datamodule_makes_the_positions_of_its_kind_and_records_it():
+    dm = NodeDataModule("synthetic", positions=4, position_kind="deepwalk")
+    assert dm.fingerprint()["positions"] == "deepwalk:4"
+    again = NodeDataModule.from_fingerprint(dm.fingerprint())
+    assert again.position_kind == "deepwalk" and torch.equal(again.data.position, dm.data.position)
+    assert not torch.equal(dm.data.position, NodeDataModule("synthetic", positions=4).data.position)
+    with pytest.raises(ConfigError, match="position_kind must be spectral or deepwalk, got 'node2vec'"):
+        NodeDataModule("synthetic", positions=4, position_kind="node2vec")
 
 
 def test_unseen_nodes_get_the_mean_of_their_seen_neighbours():

@@ -21,7 +21,7 @@ from ..models.base import is_sparse, take_rows, to_csr
 from .datasets import DatasetInfo, dataset_info, default_root, graph_sha256, load_graph
 from .files import content_sha256, read_graph_file
 from .metrics import make_metric
-from .positions import extend_to_unseen, spectral_positions
+from .positions import POSITION_KINDS, extend_to_unseen, make_positions
 from .splits import (
     check_class_sizes,
     class_name,
@@ -184,6 +184,9 @@ class NodeDataModule(L.LightningDataModule):
             graph, :mod:`graphdistill.data.positions`) stored as ``data.position`` for
             models that read them (``MLP(position_channels=...)``, same width); 0: none.
             Unseen nodes of ``inductive`` get the mean of their observed neighbours'.
+        position_kind: how the position features are made: ``spectral`` (Laplacian
+            eigenmaps; ``None`` means it, and keeps the config hash of runs stored before
+            this option) or ``deepwalk`` (DeepWalk embeddings, NOSMOG's choice).
         normalize_features: row-normalize node features (each row sums to 1). ``None``
             means: yes for Planetoid and Coauthor, no for Amazon, synthetic and OGB (on
             Amazon Photo, row-normalising the bag-of-words counts made a 2-layer GCN
@@ -223,6 +226,7 @@ class NodeDataModule(L.LightningDataModule):
         undirected: bool = True,
         inductive: float = 0.0,
         positions: int = 0,
+        position_kind: str | None = None,
         synthetic: CSBMConfig | None = None,
         loader: Literal["full", "neighbor"] = "full",
         num_neighbors: list[int] | None = None,
@@ -262,7 +266,10 @@ class NodeDataModule(L.LightningDataModule):
         if positions < 0:
             raise ConfigError(f"positions is a width (0: none), got {positions}.")
         self.inductive = inductive
+        if position_kind not in (None, *POSITION_KINDS):
+            raise ConfigError(f"position_kind must be {' or '.join(POSITION_KINDS)}, got {position_kind!r}.")
         self.positions = positions
+        self.position_kind = position_kind or POSITION_KINDS[0]
         if split == "public" and not self.info.has_split and self.info.family != "file":
             raise ConfigError(f"Dataset {self.info.name!r} ships no official split: use split 'random' or 'auto'.")
         self.root = Path(root).expanduser() if root else default_root()
@@ -331,7 +338,7 @@ class NodeDataModule(L.LightningDataModule):
             data.unseen_mask = unseen_test_nodes(data.test_mask, self.inductive, self.split_seed)
         if self.positions:
             seen = ~data.unseen_mask if self.inductive else None
-            data.position = spectral_positions(data.edge_index, data.num_nodes, self.positions, seen)
+            data.position = make_positions(self.position_kind, data.edge_index, data.num_nodes, self.positions, seen)
             if self.inductive:
                 data.position = extend_to_unseen(data.position, data.edge_index, data.unseen_mask)
         return data
@@ -416,7 +423,7 @@ class NodeDataModule(L.LightningDataModule):
             "graph": graph_sha256(self.data),
         }
         if self.positions:
-            fp["positions"] = f"spectral:{self.positions}"
+            fp["positions"] = f"{self.position_kind}:{self.positions}"
         if self.info.family == "synthetic":
             fp["synthetic"] = asdict(self.synthetic)
         if self.info.family == "file":
@@ -442,8 +449,11 @@ class NodeDataModule(L.LightningDataModule):
                 kwargs.update(split=ratios, split_seed=int(seed))
             if inductive:
                 kwargs["inductive"] = float(inductive)
-            if str(fingerprint.get("positions", "")).startswith("spectral:"):
-                kwargs["positions"] = int(fingerprint["positions"].split(":")[1])
+            if fingerprint.get("positions"):
+                kind, dims = str(fingerprint["positions"]).split(":")
+                if kind not in POSITION_KINDS:
+                    raise ValueError(kind)
+                kwargs.update(positions=int(dims), position_kind=kind)
         except ValueError:
             raise ConfigError(f"A checkpoint's data record names a split or inputs graphdistill does not write "
                               f"(split {fingerprint.get('split')!r:.80}, "

@@ -14,9 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+
+#: the ways :func:`make_positions` computes position features (``--data.position_kind``)
+POSITION_KINDS = ("spectral", "deepwalk")
+
+
+def make_positions(kind: str, edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
+    """Position features of ``kind`` (:data:`POSITION_KINDS`): :func:`spectral_positions` or
+    :func:`deepwalk_positions`."""
+    return {"spectral": spectral_positions, "deepwalk": deepwalk_positions}[kind](edge_index, num_nodes, dims, nodes)
 
 
 def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
@@ -49,6 +59,56 @@ def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     vectors = vectors * np.where(signs == 0, 1.0, signs)
     out = torch.zeros(num_nodes, dims)
     out[keep, :k] = torch.from_numpy(np.ascontiguousarray(vectors)).float()
+    return out
+
+
+def deepwalk_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None,
+                       window: int = 5, negatives: int = 5, steps: int = 300, batch_size: int = 4096,
+                       lr: float = 0.01, seed: int = 0) -> Tensor:
+    """DeepWalk embeddings (Perozzi et al., 2014; the position features NOSMOG feeds its MLP): a node is
+    pulled toward the nodes a uniform random walk from it reaches within ``window`` steps and pushed from
+    ``negatives`` uniformly drawn nodes per pair (skip-gram with negative sampling, one embedding table as PyG's
+    ``Node2Vec``). ``steps`` Adam steps of ``batch_size`` fresh walks from uniformly drawn start nodes (no
+    walk corpus is stored, so memory stays ``O(batch)``); a node without edges stays where it is. Seeded: the
+    same result on every run on one machine. Each column is scaled to unit root-mean-square, as
+    :func:`spectral_positions` does.
+
+    ``nodes`` (boolean mask): walk on the subgraph of these nodes only (the nodes seen during training); the
+    other rows are zero (see :func:`extend_to_unseen`). Returns a ``[num_nodes, dims]`` float tensor."""
+    from torch_geometric.utils import remove_self_loops, subgraph, to_undirected
+
+    keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
+    n = int(keep.sum())
+    if n < 3:
+        raise ConfigError(f"Position features need a graph of at least 3 nodes, got {n}: drop --data.positions.")
+    edges, _ = remove_self_loops(subgraph(keep, edge_index.cpu(), relabel_nodes=True, num_nodes=num_nodes)[0])
+    src, dst = to_undirected(edges, num_nodes=n)  # sorted by source: a CSR of the neighbours
+    degree = torch.bincount(src, minlength=n)
+    start = torch.cumsum(degree, 0) - degree
+    gen = torch.Generator().manual_seed(seed)
+    embedding = torch.nn.Parameter(torch.randn(n, dims, generator=gen) / dims ** 0.5)
+    optimizer = torch.optim.Adam([embedding], lr=lr)
+    for _ in range(steps):
+        walk = [torch.randint(0, n, (batch_size,), generator=gen)]
+        for _ in range(window):
+            here = walk[-1]
+            step = (torch.rand(batch_size, generator=gen) * degree[here]).long()
+            walk.append(torch.where(degree[here] > 0, dst[(start[here] + step).clamp(max=max(dst.numel() - 1, 0))],
+                                    here))
+        # F.embedding: its CPU backward sums a row's gradients in a fixed order (indexing's may not)
+        centre = F.embedding(walk[0], embedding).unsqueeze(1)  # [B, 1, d]
+        context = F.embedding(torch.stack(walk[1:], 1), embedding)  # [B, window, d]
+        noise = F.embedding(torch.randint(0, n, (batch_size, window * negatives), generator=gen), embedding)
+        attract = F.logsigmoid((centre * context).sum(-1)).mean()
+        repel = negatives * F.logsigmoid(-(centre * noise).sum(-1)).mean()  # per pair: its negatives' sum
+        loss = -attract - repel
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    vectors = embedding.detach()
+    vectors = vectors / vectors.pow(2).mean(0, keepdim=True).sqrt().clamp(min=1e-12)
+    out = torch.zeros(num_nodes, dims)
+    out[keep] = vectors
     return out
 
 

@@ -210,7 +210,7 @@ def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
 
 #: settings added after runs were stored, left out of a run's identity while ``None`` (their
 #: default, which trains as before): runs without them keep their config hash and resume
-ADDED_AT_NONE = ("model.init_args.consistency",)
+ADDED_AT_NONE = ("model.init_args.consistency", "data.position_kind")
 
 
 def run_identity(config: dict[str, Any], ignore: tuple[str, ...] = RESUME_MAY_CHANGE) -> dict[str, Any]:
