@@ -359,9 +359,13 @@ def test_latency_and_analyze_commands_compare_a_teacher_with_its_students(tmp_pa
     table = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert table[0][-1] == "clean |" and float(table[3][-1].strip(" |")) == pytest.approx(100 * positioned["test"],
                                                                                             abs=0.006)
+    # students of other position features (width, kind) side by side: each measured with its own
     narrower = fit("student_mlp", "--trainer.max_epochs=1", *with_positions(4), folder="narrower")
-    with pytest.raises(ConfigError, match="different position features"):
-        analyze(teacher, [positioned["best_checkpoint"], narrower["best_checkpoint"]])
+    walked = fit("student_mlp", "--trainer.max_epochs=1", *with_positions(8), "--data.position_kind=deepwalk",
+                 folder="walked")
+    runs = [positioned, narrower, walked]
+    rows = analyze(teacher, [run["best_checkpoint"] for run in runs], edge_drop=(), feature_noise=(), seeds=1)
+    assert [row["clean"] for row in rows[1:]] == pytest.approx([run["test"] for run in runs], abs=1e-4)
 
 
 def test_wandb_logger_works_offline_and_gets_the_config_and_final_results(tmp_path, monkeypatch):

@@ -138,11 +138,12 @@ def robustness(model: NodeClassifier, data: Data, edge_drop: tuple[float, ...] =
 
 
 def teacher_and_students(teacher_path: str, student_paths: list[str], root: str | None = None
-                         ) -> tuple[Any, list[Any], Data]:
-    """The teacher checkpoint, the student checkpoints (read through the one checkpoint reader)
-    and the teacher's graph and split, with the position features the students were trained
-    with where they read them; a student trained on other data, or students of different
-    position features, are refused in one line."""
+                         ) -> tuple[Any, list[Any], Data, list[Data]]:
+    """The teacher checkpoint, the student checkpoints (read through the one checkpoint reader),
+    the teacher's graph and split, and each student's: that graph with the position features the
+    student was trained with where it reads them (built once per kind and width, so students of
+    different positions are each measured on their own); a student trained on other data is
+    refused in one line."""
     from ..data.datamodule import data_from_fingerprint, fingerprint_differences
     from ..training.checkpoint import load_model
 
@@ -156,13 +157,13 @@ def teacher_and_students(teacher_path: str, student_paths: list[str], root: str 
             raise ConfigError(f"Student {path} was trained on other data than teacher {teacher_path}: "
                               f"{'; '.join(diffs)}. Compare models of one dataset and split.")
         students.append(student)
-    records = [student.record.get("data") or {} for student in students]
-    positions = sorted({str(r["positions"]) for r in records if r.get("positions")})
-    if len(positions) > 1:
-        raise ConfigError(f"The students read different position features ({', '.join(positions)}): compare the "
-                          "students of one position width at a time.")
-    with_positions = {**teacher_data, "positions": positions[0]} if positions else teacher_data
-    return teacher, students, data_from_fingerprint(with_positions, root)
+    graphs = {"": data_from_fingerprint(teacher_data, root)}
+    for student in students:
+        positions = str((student.record.get("data") or {}).get("positions") or "")
+        if positions not in graphs:
+            graphs[positions] = data_from_fingerprint({**teacher_data, "positions": positions}, root)
+    return teacher, students, graphs[""], [graphs[str((s.record.get("data") or {}).get("positions") or "")]
+                                           for s in students]
 
 
 def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
@@ -170,14 +171,14 @@ def analyze(teacher_path: str, student_paths: list[str], root: str | None = None
             seeds: int = 3) -> list[dict[str, Any]]:
     """Similarity to the teacher and robustness of each student checkpoint (and the
     teacher's own robustness, first row), all on the teacher's graph and split."""
-    teacher, students, data = teacher_and_students(teacher_path, student_paths, root)
+    teacher, students, data, graphs = teacher_and_students(teacher_path, student_paths, root)
     rows = [{"checkpoint": str(teacher_path), "model": type(teacher.model).__name__,
              "parameters": count_parameters(teacher.model),
              **robustness(teacher.model, data, edge_drop, feature_noise, seeds)}]
-    for path, student in zip(student_paths, students):
+    for path, student, graph in zip(student_paths, students, graphs):
         rows.append({"checkpoint": str(path), "model": type(student.model).__name__,
-                     "parameters": count_parameters(student.model), **similarity(student.model, teacher.model, data),
-                     **robustness(student.model, data, edge_drop, feature_noise, seeds)})
+                     "parameters": count_parameters(student.model), **similarity(student.model, teacher.model, graph),
+                     **robustness(student.model, graph, edge_drop, feature_noise, seeds)})
     return rows
 
 

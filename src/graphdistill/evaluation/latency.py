@@ -96,10 +96,10 @@ def latency_table(teacher_path: str, student_paths: list[str], root: str | None 
     from ..reporting import markdown_table, run_header
     from .analysis import teacher_and_students
 
-    teacher, students, data = teacher_and_students(teacher_path, student_paths, root)
+    teacher, students, data, graphs = teacher_and_students(teacher_path, student_paths, root)
     rows, first = [], None
-    for i, checkpoint in enumerate([teacher, *students]):
-        r = inference_latency(checkpoint.model, data, device, repeats, warmup, batch_size)
+    for i, (checkpoint, graph) in enumerate(zip([teacher, *students], [data, *graphs])):
+        r = inference_latency(checkpoint.model, graph, device, repeats, warmup, batch_size)
         first = first or r
         rows.append([f"{type(checkpoint.model).__name__}{' teacher' if i == 0 else ''}", f"{r['parameters']:,}",
                      f"{first['parameters'] / r['parameters']:.1f}x", f"{r['full_ms']:.2f}", f"{r['nodes_per_s']:,.0f}",
