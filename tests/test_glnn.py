@@ -182,6 +182,7 @@ def test_deepwalk_positions_place_a_node_near_its_own_community():
     seen[[3, 12]] = False
     hidden = deepwalk_positions(edges, n, 4, nodes=seen, steps=20, batch_size=64)
     assert torch.equal(hidden[~seen], torch.zeros(2, 4)) and hidden[seen].abs().sum(1).gt(0).all()
+    assert deepwalk_positions(torch.empty(2, 0, dtype=torch.long), 5, 3, steps=3, batch_size=8).isfinite().all()
 
 
 def test_a_datamodule_makes_the_positions_of_its_kind_and_records_it():

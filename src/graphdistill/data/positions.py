@@ -85,6 +85,7 @@ def deepwalk_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     src, dst = to_undirected(edges, num_nodes=n)  # sorted by source: a CSR of the neighbours
     degree = torch.bincount(src, minlength=n)
     start = torch.cumsum(degree, 0) - degree
+    neighbours = torch.cat([dst, dst.new_zeros(1)])  # one entry more: a node without edges indexes it, and stays
     gen = torch.Generator().manual_seed(seed)
     embedding = torch.nn.Parameter(torch.randn(n, dims, generator=gen) / dims ** 0.5)
     optimizer = torch.optim.Adam([embedding], lr=lr)
@@ -93,8 +94,7 @@ def deepwalk_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
         for _ in range(window):
             here = walk[-1]
             step = (torch.rand(batch_size, generator=gen) * degree[here]).long()
-            walk.append(torch.where(degree[here] > 0, dst[(start[here] + step).clamp(max=max(dst.numel() - 1, 0))],
-                                    here))
+            walk.append(torch.where(degree[here] > 0, neighbours[start[here] + step], here))
         # F.embedding: its CPU backward sums a row's gradients in a fixed order (indexing's may not)
         centre = F.embedding(walk[0], embedding).unsqueeze(1)  # [B, 1, d]
         context = F.embedding(torch.stack(walk[1:], 1), embedding)  # [B, window, d]

@@ -157,13 +157,12 @@ def teacher_and_students(teacher_path: str, student_paths: list[str], root: str 
             raise ConfigError(f"Student {path} was trained on other data than teacher {teacher_path}: "
                               f"{'; '.join(diffs)}. Compare models of one dataset and split.")
         students.append(student)
+    positions = [str((student.record.get("data") or {}).get("positions") or "") for student in students]
     graphs = {"": data_from_fingerprint(teacher_data, root)}
-    for student in students:
-        positions = str((student.record.get("data") or {}).get("positions") or "")
-        if positions not in graphs:
-            graphs[positions] = data_from_fingerprint({**teacher_data, "positions": positions}, root)
-    return teacher, students, graphs[""], [graphs[str((s.record.get("data") or {}).get("positions") or "")]
-                                           for s in students]
+    for key in positions:
+        if key not in graphs:
+            graphs[key] = data_from_fingerprint({**teacher_data, "positions": key}, root)
+    return teacher, students, graphs[""], [graphs[key] for key in positions]
 
 
 def analyze(teacher_path: str, student_paths: list[str], root: str | None = None,
