@@ -166,8 +166,9 @@ def test_spectral_positions_by_hand():
 
 
 def test_deepwalk_positions_place_a_node_near_its_own_community():
-    """Two 8-node cliques joined by one edge, and an isolated node: each node's embedding is closer (cosine) to
-    its clique's mean than to the other clique's; the isolated node and the hidden ones stay as drawn or zero."""
+    """Two 8-node cliques joined by one edge, and an isolated node: each clique node's embedding is closer
+    (cosine) to its clique's mean than to the other clique's; hidden nodes are zero; a graph without edges gives
+    finite positions."""
     cliques = [torch.combinations(torch.arange(8) + 8 * c).t() for c in range(2)]
     edges = torch.cat([*cliques, torch.tensor([[7], [8]])], 1)
     n = 17  # node 16 has no edge

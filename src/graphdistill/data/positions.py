@@ -19,14 +19,24 @@ from torch import Tensor
 
 from ..errors import ConfigError
 
-#: the ways :func:`make_positions` computes position features (``--data.position_kind``)
-POSITION_KINDS = ("spectral", "deepwalk")
-
 
 def make_positions(kind: str, edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
     """Position features of ``kind`` (:data:`POSITION_KINDS`): :func:`spectral_positions` or
     :func:`deepwalk_positions`."""
-    return {"spectral": spectral_positions, "deepwalk": deepwalk_positions}[kind](edge_index, num_nodes, dims, nodes)
+    return _MAKERS[kind](edge_index, num_nodes, dims, nodes)
+
+
+def _seen_graph(edge_index: Tensor, num_nodes: int, nodes: Tensor | None) -> tuple[Tensor, int, Tensor]:
+    """``(keep, n, edges)``: the mask of the nodes positions are computed for (``nodes``, default all), their
+    count, and the edges among them relabelled ``0..n-1``, self-loops removed; one line below 3 nodes."""
+    from torch_geometric.utils import remove_self_loops, subgraph
+
+    keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
+    n = int(keep.sum())
+    if n < 3:
+        raise ConfigError(f"Position features need a graph of at least 3 nodes, got {n}: drop --data.positions.")
+    edges, _ = remove_self_loops(subgraph(keep, edge_index.cpu(), relabel_nodes=True, num_nodes=num_nodes)[0])
+    return keep, n, edges
 
 
 def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Tensor | None = None) -> Tensor:
@@ -40,18 +50,14 @@ def spectral_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     Returns a ``[num_nodes, dims]`` float tensor."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import eigsh
-    from torch_geometric.utils import remove_self_loops, subgraph, to_scipy_sparse_matrix
+    from torch_geometric.utils import to_scipy_sparse_matrix
 
-    keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
-    n = int(keep.sum())
-    edges, _ = remove_self_loops(subgraph(keep, edge_index.cpu(), relabel_nodes=True, num_nodes=num_nodes)[0])
+    keep, n, edges = _seen_graph(edge_index, num_nodes, nodes)
     adj = to_scipy_sparse_matrix(edges, num_nodes=n).tocsr()
     adj = ((adj + adj.T) > 0).astype(np.float64)
     degree = np.asarray(adj.sum(axis=1)).ravel()
     scale = sp.diags(1.0 / np.sqrt(np.maximum(degree, 1.0)))
-    k = min(dims, n - 2)
-    if k < 1:
-        raise ConfigError(f"Position features need a graph of at least 3 nodes, got {n}: drop --data.positions.")
+    k = min(dims, n - 2)  # at least 1: _seen_graph refuses fewer than 3 nodes
     start = np.random.default_rng(0).uniform(0.5, 1.5, n)  # a fixed start vector: the same result on every run
     _, vectors = eigsh(scale @ adj @ scale, k=k, which="LA", v0=start, tol=1e-6)
     vectors = vectors[:, ::-1] * np.sqrt(n)  # largest eigenvalue first, unit RMS per column
@@ -75,13 +81,9 @@ def deepwalk_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
 
     ``nodes`` (boolean mask): walk on the subgraph of these nodes only (the nodes seen during training); the
     other rows are zero (see :func:`extend_to_unseen`). Returns a ``[num_nodes, dims]`` float tensor."""
-    from torch_geometric.utils import remove_self_loops, subgraph, to_undirected
+    from torch_geometric.utils import to_undirected
 
-    keep = torch.ones(num_nodes, dtype=torch.bool) if nodes is None else nodes.bool()
-    n = int(keep.sum())
-    if n < 3:
-        raise ConfigError(f"Position features need a graph of at least 3 nodes, got {n}: drop --data.positions.")
-    edges, _ = remove_self_loops(subgraph(keep, edge_index.cpu(), relabel_nodes=True, num_nodes=num_nodes)[0])
+    keep, n, edges = _seen_graph(edge_index, num_nodes, nodes)
     src, dst = to_undirected(edges, num_nodes=n)  # sorted by source: a CSR of the neighbours
     degree = torch.bincount(src, minlength=n)
     start = torch.cumsum(degree, 0) - degree
@@ -110,6 +112,11 @@ def deepwalk_positions(edge_index: Tensor, num_nodes: int, dims: int, nodes: Ten
     out = torch.zeros(num_nodes, dims)
     out[keep] = vectors
     return out
+
+
+_MAKERS = {"spectral": spectral_positions, "deepwalk": deepwalk_positions}
+#: the ways :func:`make_positions` computes position features (``--data.position_kind``), the default first
+POSITION_KINDS = tuple(_MAKERS)
 
 
 def extend_to_unseen(positions: Tensor, edge_index: Tensor, unseen: Tensor) -> Tensor:
